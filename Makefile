@@ -1,0 +1,43 @@
+# rillchat: `make run` serves at http://127.0.0.1:8000 on the embedded model; `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+STATIC := src/rillchat/web/static
+WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -type f -print 2>/dev/null)
+
+.PHONY: help setup run test check lint format bench web
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: .venv/.synced $(STATIC)/.built ## install everything (first run compiles llama.cpp: ~4 min)
+
+.venv/.synced: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+$(STATIC)/.built: $(WEB_SOURCES)
+	@if [ -f web/package.json ]; then cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build; fi
+	@mkdir -p $(STATIC) && touch $@
+
+web: ## rebuild the browser UI
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+run: setup ## serve rillchat at http://127.0.0.1:8000 (embedded model, UI included)
+	$(UV) run --frozen rillchat serve
+
+test: setup check ## lint, type-check and run every test
+	$(UV) run --frozen pytest
+
+check: .venv/.synced ## ruff format --check, ruff check, mypy --strict
+	$(UV) run --frozen ruff format --check src tests bench
+	$(UV) run --frozen ruff check src tests bench
+	$(UV) run --frozen mypy
+
+format: .venv/.synced ## apply ruff's formatting and safe fixes
+	$(UV) run --frozen ruff format src tests bench
+	$(UV) run --frozen ruff check --fix src tests bench
+
+bench: setup ## relay, embedded-model and resume benchmarks (prints a table, writes bench/results/)
+	$(UV) run --frozen python -m bench

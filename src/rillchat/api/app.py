@@ -1,0 +1,78 @@
+"""``create_app``: the whole server on one screen."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from rillchat import __version__
+from rillchat.api import chat, conversations, models, streams
+from rillchat.api.errors import install_error_handlers
+from rillchat.api.limits import BodySizeLimit
+from rillchat.api.services import Services
+from rillchat.api.streaming import ReplyAborted
+from rillchat.config import Settings
+from rillchat.providers import ProviderRegistry, build_registry
+from rillchat.storage import Database, Repository
+from rillchat.streams.hub import Hub
+from rillchat.streams.replies import ReplyService
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("rillchat")
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+class _DropExpectedAborts(logging.Filter):
+    """A failed plain-text reply is ended by dropping the connection on purpose; that is not a crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], ReplyAborted))
+
+
+def _quiet_expected_aborts() -> None:
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropExpectedAborts) for f in uvicorn_error.filters):
+        uvicorn_error.addFilter(_DropExpectedAborts())
+
+
+def create_app(settings: Settings | None = None, registry: ProviderRegistry | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.database_url)
+        await database.migrate()
+        repository = Repository(database.sessions)
+        interrupted = await repository.interrupt_streaming()
+        if interrupted:
+            logger.info("marked %d replies left streaming by the last run as interrupted", interrupted)
+        reg = registry or build_registry(settings)
+        hub = Hub(grace_seconds=settings.stream_grace_seconds, ttl_seconds=settings.event_log_ttl_seconds)
+        replies = ReplyService(settings, reg, hub, repository)
+        app.state.services = Services(settings, reg, database, repository, hub, replies)
+        try:
+            yield
+        finally:
+            await hub.shutdown(deadline_seconds=settings.shutdown_grace_seconds)
+            if registry is None:
+                await reg.aclose()
+            await database.aclose()
+
+    _quiet_expected_aborts()
+    app = FastAPI(title="rillchat", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(chat.router)
+    app.include_router(streams.router)
+    app.include_router(conversations.router)
+    app.include_router(models.router)
+    if (STATIC_DIR / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="web")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,112 @@
+"""The chat endpoints: the guide's ``POST /api/chat/stream`` (plain text or SSE) and ``POST /api/chat``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from rillchat.api.errors import error_response
+from rillchat.api.schemas import ChatReply, ChatRequest, ErrorBody, WireUsage
+from rillchat.api.services import Services
+from rillchat.api.streaming import ReplyStreamResponse
+from rillchat.events import ReplyStatus
+from rillchat.streams.generation import Generation
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["chat"])
+
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {"model": ErrorBody} for code in (400, 404, 409, 413, 422, 429, 502, 503, 504)
+}
+
+
+def wants_sse(request: Request) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+@router.post(
+    "/chat/stream",
+    responses={
+        200: {
+            "description": "The reply as it is generated: plain text chunks, or SSE events with "
+            "`Accept: text/event-stream`.",
+            "content": {"text/plain": {}, "text/event-stream": {}},
+        },
+        **ERROR_RESPONSES,
+    },
+    response_class=Response,
+)
+async def chat_stream(body: ChatRequest, request: Request) -> ReplyStreamResponse:
+    services: Services = request.app.state.services
+    generation = await services.replies.start(body)
+    return ReplyStreamResponse(
+        generation, services.hub, sse=wants_sse(request), keepalive=services.settings.keepalive_seconds
+    )
+
+
+@router.post("/chat", response_model=ChatReply, responses=ERROR_RESPONSES)
+async def chat(body: ChatRequest, request: Request) -> Response:
+    services: Services = request.app.state.services
+    generation = await services.replies.start(body)
+    return _WholeReply(generation, services)
+
+
+class _WholeReply(Response):
+    """Waits for the whole reply; a client that leaves meanwhile takes the reply down with it."""
+
+    def __init__(self, generation: Generation, services: Services) -> None:
+        self.generation = generation
+        self.services = services
+        self.background = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hub = self.services.hub
+        hub.attach(self.generation)
+        waiter = asyncio.ensure_future(self.generation.wait())
+        watcher = asyncio.ensure_future(_client_gone(receive))
+        try:
+            await asyncio.wait((waiter, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+            hub.detach(self.generation, interrupt_now=True)
+        if not waiter.done():
+            await asyncio.gather(waiter, return_exceptions=True)
+            return
+        await _reply_response(self.generation)(scope, receive, send)
+
+
+async def _client_gone(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _reply_response(generation: Generation) -> Response:
+    outcome = generation.outcome
+    assert outcome is not None
+    if outcome.open_error is not None:
+        e = outcome.open_error
+        return error_response(e.status_code, e.code, e.message)
+    if outcome.status is ReplyStatus.FAILED:
+        error = outcome.error
+        return error_response(
+            502, error.code if error else "upstream_error", error.message if error else "the reply failed"
+        )
+    start = generation.start_event
+    reply = ChatReply(
+        replyId=generation.id,
+        text=outcome.text,
+        model=start.model,
+        status=outcome.status.value,
+        finishReason=outcome.reason.value,
+        usage=WireUsage(inputTokens=outcome.usage.input_tokens, outputTokens=outcome.usage.output_tokens)
+        if outcome.usage
+        else None,
+        conversationId=start.conversation_id,
+        userMessageId=start.user_message_id,
+        assistantMessageId=start.assistant_message_id,
+    )
+    return Response(reply.model_dump_json(), media_type="application/json")

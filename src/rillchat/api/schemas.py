@@ -1,0 +1,86 @@
+"""Request and response bodies, in the guide's camelCase."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ChatReply",
+    "ChatRequest",
+    "ErrorBody",
+    "ErrorDetail",
+    "ModelList",
+    "ModelOut",
+    "WireMessage",
+    "WireUsage",
+]
+
+
+class WireMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ChatRequest(BaseModel):
+    """The guide's body (``userInput``, ``messages``, ``instructions``, ``model``, ``temperature``) and more."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    userInput: str = Field(min_length=1, description="The new user message.")
+    messages: list[WireMessage] = Field(default_factory=list, description="Earlier turns, oldest first.")
+    instructions: str | None = Field(default=None, description="System prompt.")
+    model: str | None = Field(default=None, description="A model id from /api/models; default if absent.")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="0 means 0.")
+    maxOutputTokens: int | None = Field(default=None, ge=1)
+    conversationId: str | None = Field(default=None, description="Continue a stored conversation.")
+    clientRequestId: str | None = Field(
+        default=None, min_length=1, max_length=200, description="Idempotency key: a retry attaches."
+    )
+    replaceFromMessageId: str | None = Field(
+        default=None, description="Edit/regenerate: drop this user message and all after it first."
+    )
+
+
+class WireUsage(BaseModel):
+    inputTokens: int | None
+    outputTokens: int | None
+
+
+class ChatReply(BaseModel):
+    replyId: str
+    text: str
+    model: str
+    status: str
+    finishReason: str
+    usage: WireUsage | None
+    conversationId: str | None = None
+    userMessageId: str | None = None
+    assistantMessageId: str | None = None
+
+
+class ModelOut(BaseModel):
+    id: str
+    provider: str
+    upstream: str
+    upstreamModel: str
+    default: bool
+    aliases: list[str]
+
+
+class ModelList(BaseModel):
+    data: list[ModelOut]
+    default: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

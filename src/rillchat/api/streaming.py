@@ -1,0 +1,112 @@
+"""The ASGI response that sends a reply's event log to one client, live.
+
+Three things run at once: the writer (log -> socket), and a watcher that notices the client leaving at
+any moment, even before the first byte (it reads ``http.disconnect`` from ``receive``); whichever ends
+first ends the other. The writer sends one ASGI message per batch of log entries, so deltas that arrive
+in the same loop turn leave in one write. There is deliberately no middleware between this and the server.
+
+Ways it ends: the reply finished (terminal event sent, or for plain text a clean end), the reply failed
+in plain-text mode (connection closed without the terminating chunk), the reply could not start (a JSON
+error with its status, nothing streamed yet), the client left (the hub decides what happens to the reply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from rillchat.api.errors import send_error
+from rillchat.encoders.sse import KEEPALIVE, SSE_HEADERS
+from rillchat.encoders.text import TEXT_HEADERS
+from rillchat.errors import RillchatError
+from rillchat.events import Finish, ReplyStatus
+from rillchat.streams.generation import Generation
+from rillchat.streams.hub import Hub
+
+__all__ = ["ReplyAborted", "ReplyStreamResponse"]
+
+
+class ReplyAborted(Exception):
+    """Raised after the response started to make the server drop the connection mid-body.
+
+    That is how a plain-text client learns that a reply is broken: its reader fails instead of ending.
+    ``rillchat.api.app`` keeps this expected event out of the error log.
+    """
+
+
+class ReplyStreamResponse(Response):
+    """A Starlette ``Response`` only so that FastAPI passes it through; it renders itself."""
+
+    def __init__(
+        self,
+        generation: Generation,
+        hub: Hub,
+        *,
+        sse: bool,
+        after: int = 0,
+        keepalive: float = 15.0,
+        wait_opened: bool = True,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        self.generation = generation
+        self.hub = hub
+        self.sse = sse
+        self.after = after
+        self.keepalive = keepalive if sse else 3600.0
+        self.wait_opened = wait_opened
+        self.background = None
+        self.extra_headers = (
+            (SSE_HEADERS if sse else TEXT_HEADERS)
+            + [(b"x-rillchat-reply-id", generation.id.encode())]
+            + (headers or [])
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.hub.attach(self.generation)
+        client_left = False
+        writer = asyncio.ensure_future(self._write(send))
+        watcher = asyncio.ensure_future(_client_gone(receive))
+        try:
+            await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            client_left = watcher.done() and not writer.done()
+        finally:
+            for task in (writer, watcher):
+                task.cancel()
+            await asyncio.gather(writer, watcher, return_exceptions=True)
+            # Plain-text clients cannot resume, so nobody else can want what they leave behind.
+            self.hub.detach(self.generation, interrupt_now=not self.sse)
+        if not client_left and not writer.cancelled() and writer.exception() is not None:
+            raise writer.exception()  # type: ignore[misc]
+
+    async def _write(self, send: Send) -> None:
+        if self.wait_opened:
+            try:
+                await asyncio.shield(self.generation.opened)
+            except RillchatError as exc:
+                await send_error(send, exc)
+                return
+        await send({"type": "http.response.start", "status": 200, "headers": self.extra_headers})
+        sse = self.sse
+        last = None
+        async for batch in self.generation.log.follow(self.after, self.keepalive):
+            if sse:
+                body = b"".join([entry.sse for entry in batch]) if batch else KEEPALIVE
+            else:
+                body = b"".join([entry.text for entry in batch])
+                if batch:
+                    last = batch[-1].event
+                if not body:
+                    continue
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        if not sse and type(last) is Finish and last.status is ReplyStatus.FAILED:
+            raise ReplyAborted(self.generation.id)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _client_gone(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return

@@ -1,0 +1,95 @@
+"""``GET /api/streams/{id}`` (follow or resume a reply, SSE) and ``POST /api/streams/{id}/stop``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from rillchat.api.chat import ERROR_RESPONSES
+from rillchat.api.services import Services
+from rillchat.api.streaming import ReplyStreamResponse
+from rillchat.errors import InvalidField, NotFound, RequestError
+from rillchat.streams.generation import Generation
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/streams", tags=["streams"])
+
+
+class StopResult(BaseModel):
+    replyId: str
+    status: str
+
+
+class StreamGone(RequestError):
+    status_code = 410
+    code = "stream_expired"
+
+
+def owner_of(request: Request) -> str | None:
+    return getattr(request.state, "owner", None)
+
+
+async def find_generation(services: Services, reply_id: str, owner: str | None) -> Generation:
+    live = services.hub.get(reply_id)
+    if live is not None and live.owner == owner:
+        return live
+    stored = await services.repository.find_reply(reply_id=reply_id)
+    if stored is not None:
+        replayed = await services.replies.replay(stored, owner)
+        if replayed is not None:
+            return replayed
+    raise NotFound(f"reply {reply_id!r} not found")
+
+
+def parse_last_event_id(request: Request, query_value: str | None) -> int:
+    raw = request.headers.get("last-event-id", query_value)
+    if raw is None or raw == "":
+        return 0
+    if not raw.isdigit():
+        raise InvalidField("Last-Event-ID", f"{raw[:40]!r} is not an event id of this stream", status_code=400)
+    return int(raw)
+
+
+@router.get(
+    "/{reply_id}",
+    responses={200: {"content": {"text/event-stream": {}}}, **ERROR_RESPONSES},
+    response_class=ReplyStreamResponse,
+)
+async def follow_stream(
+    reply_id: str,
+    request: Request,
+    lastEventId: str | None = Query(default=None, description="Same as the Last-Event-ID header."),
+) -> ReplyStreamResponse:
+    """The reply's events as SSE: from the start, or after ``Last-Event-ID``, then live until it ends."""
+    services: Services = request.app.state.services
+    after = parse_last_event_id(request, lastEventId)
+    generation = await find_generation(services, reply_id, owner_of(request))
+    if generation.from_storage and after > 0:
+        raise StreamGone(f"the live events of reply {reply_id!r} expired; read the stored message instead")
+    last = generation.log.last_seq
+    if after > last and generation.log.closed:
+        raise InvalidField("Last-Event-ID", f"{after} is beyond this stream's last event ({last})", status_code=400)
+    return ReplyStreamResponse(
+        generation,
+        services.hub,
+        sse=True,
+        after=after,
+        keepalive=services.settings.keepalive_seconds,
+        wait_opened=False,
+    )
+
+
+@router.post("/{reply_id}/stop", response_model=StopResult, responses=ERROR_RESPONSES)
+async def stop_stream(reply_id: str, request: Request) -> StopResult:
+    """Stop the model. Every follower gets the terminal event; the partial text is kept as ``stopped``."""
+    services: Services = request.app.state.services
+    generation = await find_generation(services, reply_id, owner_of(request))
+    generation.stop()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(generation.wait(), timeout=10)
+    status = generation.outcome.status.value if generation.outcome else "stopping"
+    return StopResult(replyId=reply_id, status=status)

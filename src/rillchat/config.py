@@ -1,0 +1,105 @@
+"""Settings, from environment variables (prefix ``RILLCHAT_``), an optional TOML file, and CLI flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "UpstreamConfig"]
+
+UpstreamKind = Literal["openai-responses", "openai-chat"]
+
+
+class UpstreamConfig(BaseModel):
+    """One remote model server and the model names it serves."""
+
+    name: str
+    kind: UpstreamKind
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    api_key_env: str | None = None
+    models: list[str] = Field(min_length=1)
+    timeout_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    max_retries: int = 2
+
+    def resolved_api_key(self) -> str:
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env, "")
+        # Local OpenAI-compatible servers (vLLM, Ollama, llama.cpp) usually take any key.
+        return "not-needed"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RILLCHAT_", env_nested_delimiter="__", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    config_file: Path | None = None
+
+    # Models
+    default_model: str = "smollm2"
+    model_aliases: dict[str, str] = Field(default_factory=dict)
+    upstreams: list[UpstreamConfig] = Field(default_factory=list)
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    openai_models: list[str] = Field(default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1"])
+    local_model_enabled: bool = True
+    local_model_path: Path | None = None
+    local_context_tokens: int = 2048
+    local_threads: int | None = None
+
+    # Request defaults and limits
+    default_temperature: float | None = 0.7
+    default_instructions: str = "You are a helpful assistant."
+    default_max_output_tokens: int = 512
+    max_output_tokens_limit: int = 8192
+    max_body_bytes: int = 1_000_000
+    max_messages: int = 500
+    max_text_chars: int = 100_000
+
+    # Streams
+    keepalive_seconds: float = 15.0
+    stream_grace_seconds: float = 30.0
+    event_log_ttl_seconds: float = 300.0
+    event_log_max_events: int = 50_000
+    shutdown_grace_seconds: float = 10.0
+
+    # Storage
+    database_url: str = "sqlite+aiosqlite:///data/rillchat.db"
+    redis_url: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_config_file(cls, data: Any) -> Any:
+        """A TOML file (``RILLCHAT_CONFIG_FILE``) fills what the environment leaves unset."""
+        if not isinstance(data, dict):
+            return data
+        path = data.get("config_file") or os.environ.get("RILLCHAT_CONFIG_FILE")
+        if not path:
+            return data
+        with open(path, "rb") as fh:
+            from_file = tomllib.load(fh)
+        return {**from_file, **data}
+
+    def all_upstreams(self) -> list[UpstreamConfig]:
+        """Configured upstreams, plus OpenAI itself when ``OPENAI_API_KEY`` is set."""
+        upstreams = list(self.upstreams)
+        if self.openai_api_key is not None and not any(u.name == "openai" for u in upstreams):
+            upstreams.append(
+                UpstreamConfig(
+                    name="openai",
+                    kind="openai-responses",
+                    base_url=self.openai_base_url,
+                    api_key=self.openai_api_key,
+                    models=self.openai_models,
+                )
+            )
+        return upstreams

@@ -1,0 +1,1 @@
+"""Event log -> bytes: the guide's plain text, or typed SSE."""

@@ -1,0 +1,135 @@
+"""The one event vocabulary of a reply.
+
+Providers produce these, the event log stores them, the encoders render them. They are pure values: the
+position of an event in a reply (its SSE id) is the log's business, not the event's.
+
+A reply's events always come in this order::
+
+    start  queued*  delta*  error?  finish
+
+``finish`` is the terminal event: every reply has exactly one, whatever way it ended.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Delta",
+    "ErrorEvent",
+    "Event",
+    "Finish",
+    "FinishReason",
+    "Queued",
+    "ReplyStatus",
+    "Start",
+    "Usage",
+]
+
+
+class ReplyStatus(StrEnum):
+    """How a reply ended (or that it has not yet)."""
+
+    STREAMING = "streaming"
+    COMPLETED = "completed"
+    INCOMPLETE = "incomplete"  # the model stopped early: output token cap, content filter
+    FAILED = "failed"  # the model or its connection failed
+    STOPPED = "stopped"  # a client asked to stop
+    INTERRUPTED = "interrupted"  # nobody was listening any more, or the server went away
+
+
+class FinishReason(StrEnum):
+    STOP = "stop"
+    LENGTH = "length"
+    CONTENT_FILTER = "content_filter"
+    REFUSAL = "refusal"
+    ERROR = "error"
+    STALLED = "stalled"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"inputTokens": self.input_tokens, "outputTokens": self.output_tokens}
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """First event of every reply: what a client needs to resume and to stop it."""
+
+    reply_id: str
+    model: str
+    conversation_id: str | None = None
+    user_message_id: str | None = None
+    assistant_message_id: str | None = None
+
+    name = "start"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "replyId": self.reply_id,
+            "model": self.model,
+            "conversationId": self.conversation_id,
+            "userMessageId": self.user_message_id,
+            "assistantMessageId": self.assistant_message_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """The reply waits for a busy model; ``position`` 1 means it is next."""
+
+    position: int
+
+    name = "queued"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"position": self.position}
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    text: str
+
+    name = "delta"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """Something went wrong mid-reply; a ``finish`` with status ``failed`` follows."""
+
+    code: str
+    message: str
+
+    name = "error"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    status: ReplyStatus
+    reason: FinishReason
+    usage: Usage | None = None
+
+    name = "finish"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "reason": self.reason.value,
+            "usage": self.usage.to_wire() if self.usage else None,
+        }
+
+
+Event = Start | Queued | Delta | ErrorEvent | Finish

@@ -1,0 +1,62 @@
+"""What a provider is: something that turns a generation request into a stream of events."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from rillchat.events import Delta, ErrorEvent, Finish, Queued
+
+__all__ = ["ChatMessage", "GenerationRequest", "ModelInfo", "Provider", "ProviderEvent", "ProviderStream"]
+
+Role = Literal["system", "user", "assistant"]
+ProviderEvent = Queued | Delta | ErrorEvent | Finish
+ProviderStream = AsyncIterator[ProviderEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """A provider-neutral request. ``model`` is the name the provider knows, not rillchat's model id."""
+
+    model: str
+    messages: list[ChatMessage]
+    instructions: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int = 512
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    provider: str
+    upstream: str
+    upstream_model: str
+    aliases: list[str] = field(default_factory=list)
+
+
+class Provider(Protocol):
+    """A model backend.
+
+    ``open`` does everything that can fail before the reply starts (connect, authenticate, validate) and
+    raises a :class:`rillchat.errors.RillchatError` for it, so the HTTP layer can still answer with a status.
+    It returns the reply's stream: ``Queued``/``Delta`` events, then in-band failures as ``ErrorEvent``
+    followed by exactly one ``Finish``. Transport failures mid-stream are raised as ``UpstreamError``.
+    Closing the stream (``aclose``, or cancelling the task iterating it) must stop the model: close the
+    upstream connection or halt local generation.
+    """
+
+    name: str
+    kind: str
+
+    def model_names(self) -> list[str]: ...
+
+    async def open(self, request: GenerationRequest) -> ProviderStream: ...
+
+    async def aclose(self) -> None: ...

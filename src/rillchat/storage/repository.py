@@ -1,0 +1,299 @@
+"""The queries the rest of rillchat uses. Each method is one short transaction."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rillchat.errors import Conflict, NotFound
+from rillchat.storage.tables import Conversation, Message, utcnow
+
+__all__ = ["ConversationRecord", "MessageRecord", "Repository", "TurnRecord", "new_id"]
+
+_TITLE_LENGTH = 80
+
+
+def new_id(prefix: str) -> str:
+    """Unguessable ids: knowing one is what lets a client read, resume or stop a thing."""
+    return f"{prefix}_{secrets.token_urlsafe(16)}"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    id: str
+    conversation_id: str
+    role: str
+    content: str
+    status: str
+    finish_reason: str | None
+    error_code: str | None
+    error_message: str | None
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    reply_id: str | None
+    client_request_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Message) -> MessageRecord:
+        return cls(
+            row.id,
+            row.conversation_id,
+            row.role,
+            row.content,
+            row.status,
+            row.finish_reason,
+            row.error_code,
+            row.error_message,
+            row.model,
+            row.input_tokens,
+            row.output_tokens,
+            row.reply_id,
+            row.client_request_id,
+            row.created_at,
+            row.updated_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRecord:
+    id: str
+    owner: str | None
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    messages: list[MessageRecord] | None = None
+
+    @classmethod
+    def of(cls, row: Conversation, messages: list[MessageRecord] | None = None) -> ConversationRecord:
+        return cls(row.id, row.owner, row.title, row.created_at, row.updated_at, messages)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRecord:
+    """A user message and the assistant placeholder written for its reply, before the first token."""
+
+    conversation_id: str
+    user_message_id: str
+    assistant_message_id: str
+    history: list[tuple[str, str]]
+
+
+def _title_from(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= _TITLE_LENGTH else line[: _TITLE_LENGTH - 1].rstrip() + "…"
+
+
+class Repository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    # Conversations
+
+    async def create_conversation(self, owner: str | None, title: str | None = None) -> ConversationRecord:
+        now = utcnow()
+        row = Conversation(
+            id=new_id("conv"),
+            owner=owner,
+            title=title or "New conversation",
+            title_is_custom=bool(title),
+            created_at=now,
+            updated_at=now,
+        )
+        async with self.sessions.begin() as session:
+            session.add(row)
+        return ConversationRecord.of(row)
+
+    async def _owned(self, session: AsyncSession, conversation_id: str, owner: str | None) -> Conversation:
+        row = await session.get(Conversation, conversation_id)
+        if row is None or row.owner != owner:
+            # Someone else's conversation is as absent as a missing one: ids leak nothing.
+            raise NotFound(f"conversation {conversation_id!r} not found")
+        return row
+
+    async def list_conversations(
+        self, owner: str | None, limit: int, before: tuple[datetime, str] | None = None
+    ) -> list[ConversationRecord]:
+        query = select(Conversation).where(
+            Conversation.owner.is_(None) if owner is None else Conversation.owner == owner
+        )
+        if before is not None:
+            at, conversation_id = before
+            query = query.where(
+                or_(
+                    Conversation.updated_at < at,
+                    (Conversation.updated_at == at) & (Conversation.id < conversation_id),
+                )
+            )
+        query = query.order_by(Conversation.updated_at.desc(), Conversation.id.desc()).limit(limit)
+        async with self.sessions() as session:
+            rows = (await session.scalars(query)).all()
+        return [ConversationRecord.of(row) for row in rows]
+
+    async def get_conversation(self, conversation_id: str, owner: str | None) -> ConversationRecord:
+        async with self.sessions() as session:
+            row = await self._owned(session, conversation_id, owner)
+            messages = (
+                await session.scalars(
+                    select(Message).where(Message.conversation_id == conversation_id).order_by(Message.position)
+                )
+            ).all()
+        return ConversationRecord.of(row, [MessageRecord.of(m) for m in messages])
+
+    async def rename_conversation(self, conversation_id: str, owner: str | None, title: str) -> ConversationRecord:
+        async with self.sessions.begin() as session:
+            row = await self._owned(session, conversation_id, owner)
+            row.title = title
+            row.title_is_custom = True
+            row.updated_at = utcnow()
+        return ConversationRecord.of(row)
+
+    async def delete_conversation(self, conversation_id: str, owner: str | None) -> None:
+        async with self.sessions.begin() as session:
+            row = await self._owned(session, conversation_id, owner)
+            await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
+            await session.delete(row)
+
+    # Turns
+
+    async def begin_turn(
+        self,
+        *,
+        conversation_id: str,
+        owner: str | None,
+        user_text: str,
+        model: str,
+        reply_id: str,
+        client_request_id: str | None,
+        replace_from_message_id: str | None,
+    ) -> TurnRecord:
+        """Write the user message and a ``streaming`` assistant placeholder; return the history before them.
+
+        Raises ``Conflict`` when ``client_request_id`` was used already (a retry that raced the first try).
+        """
+        now = utcnow()
+        user_id, assistant_id = new_id("msg"), new_id("msg")
+        try:
+            async with self.sessions.begin() as session:
+                conversation = await self._owned(session, conversation_id, owner)
+                if replace_from_message_id is not None:
+                    await self._truncate_from(session, conversation_id, replace_from_message_id)
+                rows = (
+                    await session.scalars(
+                        select(Message).where(Message.conversation_id == conversation_id).order_by(Message.position)
+                    )
+                ).all()
+                if any(r.status == "streaming" for r in rows):
+                    raise Conflict("a reply is still being generated in this conversation; stop it or wait")
+                history = [(r.role, r.content) for r in rows if r.content and r.role in ("user", "assistant")]
+                position = (rows[-1].position + 1) if rows else 0
+                session.add(
+                    Message(
+                        id=user_id,
+                        conversation_id=conversation_id,
+                        position=position,
+                        role="user",
+                        content=user_text,
+                        status="completed",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                session.add(
+                    Message(
+                        id=assistant_id,
+                        conversation_id=conversation_id,
+                        position=position + 1,
+                        role="assistant",
+                        content="",
+                        status="streaming",
+                        model=model,
+                        reply_id=reply_id,
+                        client_request_id=client_request_id,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                if not conversation.title_is_custom and not rows:
+                    conversation.title = _title_from(user_text)
+                conversation.updated_at = now
+        except IntegrityError:
+            raise Conflict("this clientRequestId was already used", code="duplicate_request") from None
+        return TurnRecord(conversation_id, user_id, assistant_id, history)
+
+    async def _truncate_from(self, session: AsyncSession, conversation_id: str, message_id: str) -> None:
+        target = await session.get(Message, message_id)
+        if target is None or target.conversation_id != conversation_id:
+            raise NotFound(f"message {message_id!r} not found in this conversation")
+        if target.role != "user":
+            raise Conflict("replaceFromMessageId must name a user message", code="not_a_user_message")
+        await session.execute(
+            delete(Message).where(Message.conversation_id == conversation_id, Message.position >= target.position)
+        )
+
+    async def finish_reply(
+        self,
+        assistant_message_id: str,
+        *,
+        content: str,
+        status: str,
+        finish_reason: str | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        error_code: str | None,
+        error_message: str | None,
+    ) -> None:
+        async with self.sessions.begin() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == assistant_message_id)
+                .values(
+                    content=content,
+                    status=status,
+                    finish_reason=finish_reason,
+                    input_tokens=input_tokens,
+                    output_tokens=output_tokens,
+                    error_code=error_code,
+                    error_message=error_message,
+                    updated_at=utcnow(),
+                )
+            )
+
+    async def find_reply(
+        self, *, reply_id: str | None = None, client_request_id: str | None = None
+    ) -> MessageRecord | None:
+        query = select(Message).where(Message.role == "assistant")
+        if reply_id is not None:
+            query = query.where(Message.reply_id == reply_id)
+        if client_request_id is not None:
+            query = query.where(Message.client_request_id == client_request_id)
+        async with self.sessions() as session:
+            row = (await session.scalars(query.limit(1))).first()
+        return MessageRecord.of(row) if row else None
+
+    async def conversation_owner(self, conversation_id: str) -> str | None:
+        async with self.sessions() as session:
+            row = await session.get(Conversation, conversation_id)
+        return row.owner if row else None
+
+    async def interrupt_streaming(self, reply_ids: list[str] | None = None) -> int:
+        """Mark replies left ``streaming`` (by a crash or restart) ``interrupted``: no spinner waits forever."""
+        query = update(Message).where(Message.status == "streaming")
+        if reply_ids is not None:
+            query = query.where(Message.reply_id.in_(reply_ids))
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                query.values(status="interrupted", finish_reason="cancelled", updated_at=utcnow())
+            )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def count_messages(self) -> int:
+        async with self.sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(Message)) or 0)

@@ -1,0 +1,1 @@
+"""Generation -> event log: replies as tasks that outlive the HTTP request that started them."""

@@ -1,0 +1,227 @@
+"""A reply being generated: a task that pulls events from a provider and appends them to its event log.
+
+::
+
+    start ──open()──> opened ──events──> finish(completed | incomplete)          stored as is
+      │                  │
+      │ open failed      ├── in-band error / broken upstream ──> error, finish(failed)
+      └──> error,        ├── stop()        ──> upstream closed, finish(stopped)
+           finish(failed)├── interrupt()   ──> upstream closed, finish(interrupted)   (nobody left / shutdown)
+                         └── bug           ──> error(internal_error), finish(failed)  (logged, not shown)
+
+Whatever happens, the log ends with exactly one ``finish`` and is closed, and ``on_finish`` runs once with
+the outcome, even when no client is connected any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from rillchat.errors import RillchatError
+from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, ReplyStatus, Start, Usage
+from rillchat.providers.base import GenerationRequest, Provider, ProviderStream
+from rillchat.streams.eventlog import EventLog
+
+__all__ = ["Generation", "Outcome"]
+
+logger = logging.getLogger("rillchat.generation")
+
+
+@dataclass(slots=True)
+class Outcome:
+    status: ReplyStatus
+    reason: FinishReason
+    text: str
+    usage: Usage | None = None
+    error: ErrorEvent | None = None
+    open_error: RillchatError | None = None
+
+
+@dataclass(slots=True)
+class Timing:
+    created: float = field(default_factory=time.monotonic)
+    opened: float | None = None
+    first_token: float | None = None
+    finished: float | None = None
+
+
+class Generation:
+    def __init__(
+        self,
+        start: Start,
+        provider: Provider,
+        request: GenerationRequest,
+        log: EventLog,
+        on_finish: Callable[[Generation, Outcome], Awaitable[None]] | None = None,
+        owner: str | None = None,
+    ) -> None:
+        self.start_event = start
+        self.owner = owner
+        self.id = start.reply_id
+        self.provider = provider
+        self.request = request
+        self.log = log
+        self.on_finish = on_finish
+        self.timing = Timing()
+        self.outcome: Outcome | None = None
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._parts: list[str] = []
+        self._cancel_status: ReplyStatus | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._concluding = False
+        self.from_storage = False
+
+    @classmethod
+    async def replayed(cls, start: Start, outcome: Outcome, log: EventLog, owner: str | None = None) -> Generation:
+        """A reply that finished before (found in storage), as a closed log a client can read."""
+        generation = cls(start, _NoProvider(), GenerationRequest(start.model, []), log, owner=owner)
+        generation._parts = [outcome.text] if outcome.text else []
+        generation.from_storage = True
+        await log.append(start)
+        if outcome.text:
+            await log.append(Delta(outcome.text))
+        if outcome.error is not None:
+            await log.append(outcome.error)
+        await log.append(Finish(outcome.status, outcome.reason, outcome.usage))
+        await log.close()
+        generation.outcome = outcome
+        generation.opened.set_result(None)
+        return generation
+
+    @property
+    def text(self) -> str:
+        return "".join(self._parts)
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    def begin(self) -> asyncio.Task[None]:
+        self._task = asyncio.create_task(self._run(), name=f"generation-{self.id}")
+        return self._task
+
+    def stop(self) -> None:
+        """A client asked to stop: the model is stopped and the partial reply kept as ``stopped``."""
+        self._cancel(ReplyStatus.STOPPED)
+
+    def interrupt(self) -> None:
+        """Nobody is listening any more, or the server is going away: kept as ``interrupted``."""
+        self._cancel(ReplyStatus.INTERRUPTED)
+
+    def _cancel(self, status: ReplyStatus) -> None:
+        if self._task is None or self._task.done() or self._cancel_status is not None or self._concluding:
+            return
+        self._cancel_status = status
+        self._task.cancel()
+
+    async def wait(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _run(self) -> None:
+        await self.log.append(self.start_event)
+        stream: ProviderStream | None = None
+        finish: Finish | None = None
+        error: ErrorEvent | None = None  # what went wrong, if anything
+        unlogged_error: ErrorEvent | None = None  # ... when the provider did not put it in the log itself
+        open_error: RillchatError | None = None
+        try:
+            try:
+                stream = await self.provider.open(self.request)
+            except RillchatError as exc:
+                open_error = exc
+                raise
+            self.timing.opened = time.monotonic()
+            self.opened.set_result(None)
+            parts = self._parts
+            append = self.log.append
+            async for event in stream:
+                if type(event) is Delta:
+                    if not parts:
+                        self.timing.first_token = time.monotonic()
+                    parts.append(event.text)
+                elif type(event) is Finish:
+                    finish = event
+                    break
+                elif type(event) is ErrorEvent:
+                    error = event
+                await append(event)
+        except asyncio.CancelledError:
+            if self._task is not None:
+                self._task.uncancel()
+            status = self._cancel_status or ReplyStatus.INTERRUPTED
+            finish = Finish(status, FinishReason.CANCELLED, self._estimated_usage())
+        except RillchatError as exc:
+            error = unlogged_error = ErrorEvent(exc.code, exc.message)
+            finish = Finish(ReplyStatus.FAILED, FinishReason.ERROR, self._estimated_usage())
+        except Exception:
+            logger.exception("generation %s failed", self.id)
+            error = unlogged_error = ErrorEvent("internal_error", "the reply failed because of an internal error")
+            finish = Finish(ReplyStatus.FAILED, FinishReason.ERROR, self._estimated_usage())
+        finally:
+            if stream is not None:
+                await _close_quietly(stream)
+        if finish is None:  # the provider broke its contract: ended without a finish
+            error = unlogged_error = ErrorEvent("upstream_incomplete", "the model ended the reply unfinished")
+            finish = Finish(ReplyStatus.FAILED, FinishReason.ERROR, self._estimated_usage())
+        self._concluding = True  # from here on a stop or interrupt must not cut the final write short
+        await self._conclude(finish, error, unlogged_error, open_error)
+
+    async def _conclude(
+        self,
+        finish: Finish,
+        error: ErrorEvent | None,
+        unlogged_error: ErrorEvent | None,
+        open_error: RillchatError | None,
+    ) -> None:
+        if not self.opened.done():
+            if open_error is not None:
+                self.opened.set_exception(open_error)
+                # Readers that never attached must not leave "exception never retrieved" behind.
+                self.opened.exception()
+            else:
+                self.opened.set_result(None)
+        if unlogged_error is not None:
+            await self.log.append(unlogged_error)
+        await self.log.append(finish)
+        self.timing.finished = time.monotonic()
+        self.outcome = Outcome(finish.status, finish.reason, self.text, finish.usage, error, open_error)
+        await self.log.close()
+        if self.on_finish is not None:
+            try:
+                await self.on_finish(self, self.outcome)
+            except Exception:
+                logger.exception("storing the outcome of reply %s failed", self.id)
+
+    def _estimated_usage(self) -> Usage | None:
+        """When the provider could not report usage (cut off), count what we received."""
+        return Usage(input_tokens=None, output_tokens=len(self._parts)) if self._parts else None
+
+
+class _NoProvider:
+    """Stands in for the provider of a reply that is already over."""
+
+    name = kind = "stored"
+
+    def model_names(self) -> list[str]:
+        return []
+
+    async def open(self, request: GenerationRequest) -> ProviderStream:
+        raise RuntimeError("a stored reply cannot be generated again")
+
+    async def aclose(self) -> None:
+        return None
+
+
+async def _close_quietly(stream: ProviderStream) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception:
+        logger.debug("closing a provider stream failed", exc_info=True)

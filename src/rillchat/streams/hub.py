@@ -1,0 +1,103 @@
+"""Live replies by id: who follows them, and what happens when the last follower leaves.
+
+A reply outlives the request that started it. Followers attach and detach; when the last one leaves,
+the reply either stops at once (``interrupt_now``: its client cannot resume, as with the guide's plain
+text) or waits ``grace`` seconds for someone to re-attach before it is interrupted. Finished replies stay
+readable for ``ttl`` seconds, then only storage has them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from rillchat.streams.generation import Generation
+
+__all__ = ["Hub"]
+
+logger = logging.getLogger("rillchat.hub")
+
+
+class Hub:
+    def __init__(self, *, grace_seconds: float, ttl_seconds: float) -> None:
+        self.grace_seconds = grace_seconds
+        self.ttl_seconds = ttl_seconds
+        self._live: dict[str, Generation] = {}
+        self._followers: dict[str, int] = {}
+        self._grace_timers: dict[str, asyncio.TimerHandle] = {}
+        self._by_request: dict[str, str] = {}
+        self._expiry: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    @property
+    def running(self) -> list[Generation]:
+        return [g for g in self._live.values() if not g.done]
+
+    def add(self, generation: Generation, client_request_id: str | None = None) -> None:
+        self._live[generation.id] = generation
+        if client_request_id:
+            self._by_request[client_request_id] = generation.id
+        task = generation.begin()
+        task.add_done_callback(lambda _: self._finished(generation, client_request_id))
+
+    def get(self, reply_id: str) -> Generation | None:
+        return self._live.get(reply_id)
+
+    def get_by_request(self, client_request_id: str) -> Generation | None:
+        reply_id = self._by_request.get(client_request_id)
+        return self._live.get(reply_id) if reply_id else None
+
+    def attach(self, generation: Generation) -> None:
+        self._followers[generation.id] = self._followers.get(generation.id, 0) + 1
+        timer = self._grace_timers.pop(generation.id, None)
+        if timer is not None:
+            timer.cancel()
+
+    def detach(self, generation: Generation, *, interrupt_now: bool) -> None:
+        left = self._followers.get(generation.id, 1) - 1
+        self._followers[generation.id] = left
+        if left > 0 or generation.done:
+            return
+        if interrupt_now or self.grace_seconds <= 0:
+            generation.interrupt()
+            return
+        loop = asyncio.get_running_loop()
+        self._grace_timers[generation.id] = loop.call_later(self.grace_seconds, self._grace_expired, generation)
+
+    def followers(self, reply_id: str) -> int:
+        return self._followers.get(reply_id, 0)
+
+    def _grace_expired(self, generation: Generation) -> None:
+        self._grace_timers.pop(generation.id, None)
+        if self._followers.get(generation.id, 0) == 0:
+            generation.interrupt()
+
+    def _finished(self, generation: Generation, client_request_id: str | None) -> None:
+        timer = self._grace_timers.pop(generation.id, None)
+        if timer is not None:
+            timer.cancel()
+        self._expiry[generation.id] = time.monotonic() + self.ttl_seconds
+        asyncio.get_running_loop().call_later(self.ttl_seconds, self._forget, generation.id, client_request_id)
+
+    def _forget(self, reply_id: str, client_request_id: str | None) -> None:
+        self._live.pop(reply_id, None)
+        self._followers.pop(reply_id, None)
+        self._expiry.pop(reply_id, None)
+        if client_request_id and self._by_request.get(client_request_id) == reply_id:
+            del self._by_request[client_request_id]
+
+    async def shutdown(self, deadline_seconds: float) -> None:
+        """Let running replies finish for up to ``deadline_seconds``, then interrupt the rest."""
+        running = self.running
+        if running:
+            logger.info("waiting up to %.0fs for %d running replies", deadline_seconds, len(running))
+            await asyncio.wait([asyncio.ensure_future(g.wait()) for g in running], timeout=deadline_seconds)
+        for generation in self.running:
+            generation.interrupt()
+        for generation in list(self._live.values()):
+            await generation.wait()
+        for timer in self._grace_timers.values():
+            timer.cancel()

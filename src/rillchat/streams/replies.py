@@ -1,0 +1,152 @@
+"""Starting a reply: the one place that wires request -> provider -> event log -> generation -> hub.
+
+Idempotency: a ``clientRequestId`` seen before attaches to its reply (live, or replayed from storage),
+never a second generation. History comes from the client (the guide's stateless protocol) or, with a
+``conversationId``, from storage; only conversation replies are stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from rillchat.api.schemas import ChatRequest
+from rillchat.config import Settings
+from rillchat.errors import Conflict, InvalidField
+from rillchat.events import ErrorEvent, FinishReason, ReplyStatus, Start, Usage
+from rillchat.providers import ChatMessage, GenerationRequest, ProviderRegistry
+from rillchat.storage import MessageRecord, Repository
+from rillchat.storage.repository import new_id
+from rillchat.streams.eventlog import EventLog, MemoryEventLog
+from rillchat.streams.generation import Generation, Outcome
+from rillchat.streams.hub import Hub
+
+__all__ = ["ReplyService", "stored_outcome"]
+
+logger = logging.getLogger("rillchat.replies")
+
+
+def stored_outcome(message: MessageRecord) -> Outcome:
+    error = ErrorEvent(message.error_code, message.error_message or "") if message.error_code else None
+    usage = (
+        Usage(message.input_tokens, message.output_tokens)
+        if message.input_tokens is not None or message.output_tokens is not None
+        else None
+    )
+    # A reply still marked streaming that no one here is generating was cut off (a crash, a dead replica).
+    status = ReplyStatus.INTERRUPTED if message.status == "streaming" else ReplyStatus(message.status)
+    return Outcome(
+        status,
+        FinishReason(message.finish_reason or "stop"),
+        message.content,
+        usage,
+        error,
+    )
+
+
+class ReplyService:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ProviderRegistry,
+        hub: Hub,
+        repository: Repository,
+        log_factory: Callable[[str], EventLog] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.hub = hub
+        self.repository = repository
+        self.log_factory = log_factory or (lambda _reply_id: MemoryEventLog())
+
+    def check_limits(self, body: ChatRequest) -> None:
+        limit = self.settings.max_text_chars
+        if len(body.userInput) > limit:
+            raise InvalidField("userInput", f"at most {limit} characters")
+        if body.instructions is not None and len(body.instructions) > limit:
+            raise InvalidField("instructions", f"at most {limit} characters")
+        if len(body.messages) > self.settings.max_messages:
+            raise InvalidField("messages", f"at most {self.settings.max_messages} messages")
+        for i, message in enumerate(body.messages):
+            if len(message.content) > limit:
+                raise InvalidField(f"messages.{i}.content", f"at most {limit} characters")
+        cap = self.settings.max_output_tokens_limit
+        if body.maxOutputTokens is not None and body.maxOutputTokens > cap:
+            raise InvalidField("maxOutputTokens", f"at most {cap}")
+
+    async def start(self, body: ChatRequest, owner: str | None = None) -> Generation:
+        """Start a reply, or attach to the one this ``clientRequestId`` already started."""
+        if body.clientRequestId:
+            existing = await self._existing(body.clientRequestId, owner)
+            if existing is not None:
+                return existing
+        self.check_limits(body)
+        model = self.registry.resolve(body.model)
+        reply_id = new_id("rep")
+        history = [ChatMessage(m.role, m.content) for m in body.messages]
+        start = Start(reply_id=reply_id, model=model.id)
+        on_finish = None
+        if body.conversationId:
+            try:
+                turn = await self.repository.begin_turn(
+                    conversation_id=body.conversationId,
+                    owner=owner,
+                    user_text=body.userInput,
+                    model=model.id,
+                    reply_id=reply_id,
+                    client_request_id=body.clientRequestId,
+                    replace_from_message_id=body.replaceFromMessageId,
+                )
+            except Conflict as exc:
+                if exc.code == "duplicate_request" and body.clientRequestId:
+                    # A retry raced its first try between our look-up and our insert.
+                    existing = await self._existing(body.clientRequestId, owner)
+                    if existing is not None:
+                        return existing
+                raise
+            history = [ChatMessage(role, content) for role, content in turn.history]  # type: ignore[arg-type]
+            start = Start(reply_id, model.id, turn.conversation_id, turn.user_message_id, turn.assistant_message_id)
+            on_finish = self._store_outcome
+        request = GenerationRequest(
+            model=model.upstream_model,
+            messages=[*history, ChatMessage("user", body.userInput)],
+            instructions=body.instructions if body.instructions is not None else self.settings.default_instructions,
+            temperature=body.temperature if body.temperature is not None else self.settings.default_temperature,
+            max_output_tokens=body.maxOutputTokens or self.settings.default_max_output_tokens,
+        )
+        generation = Generation(start, model.provider, request, self.log_factory(reply_id), on_finish, owner)
+        self.hub.add(generation, body.clientRequestId)
+        return generation
+
+    async def _existing(self, client_request_id: str, owner: str | None) -> Generation | None:
+        live = self.hub.get_by_request(client_request_id)
+        if live is not None and live.owner == owner:
+            return live
+        stored = await self.repository.find_reply(client_request_id=client_request_id)
+        if stored is None:
+            return None
+        return await self.replay(stored, owner)
+
+    async def replay(self, stored: MessageRecord, owner: str | None) -> Generation | None:
+        """A stored reply as a generation to read: the live one if it still runs here, else from storage."""
+        if stored.reply_id and (live := self.hub.get(stored.reply_id)) is not None:
+            return live if live.owner == owner else None
+        if await self.repository.conversation_owner(stored.conversation_id) != owner:
+            return None
+        start = Start(stored.reply_id or stored.id, stored.model or "", stored.conversation_id, None, stored.id)
+        return await Generation.replayed(start, stored_outcome(stored), MemoryEventLog(), owner)
+
+    async def _store_outcome(self, generation: Generation, outcome: Outcome) -> None:
+        message_id = generation.start_event.assistant_message_id
+        if message_id is None:
+            return
+        await self.repository.finish_reply(
+            message_id,
+            content=outcome.text,
+            status=outcome.status.value,
+            finish_reason=outcome.reason.value,
+            input_tokens=outcome.usage.input_tokens if outcome.usage else None,
+            output_tokens=outcome.usage.output_tokens if outcome.usage else None,
+            error_code=outcome.error.code if outcome.error else None,
+            error_message=outcome.error.message if outcome.error else None,
+        )

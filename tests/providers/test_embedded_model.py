@@ -1,0 +1,115 @@
+"""The embedded SmolLM2 model, for real, through a real rillchat server (short outputs)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import pytest
+from httpx_sse import connect_sse
+
+from tests.helpers import Received, read_events, sse_events, text_of
+
+pytestmark = pytest.mark.embedded
+
+PROMPT = {"userInput": "Name three colors.", "temperature": 0, "maxOutputTokens": 12}
+
+
+@pytest.fixture
+def server(make_settings, start_server):
+    return start_server(make_settings())
+
+
+def test_the_embedded_model_is_the_default_and_listed(server, client):
+    models = client.get(f"{server}/api/models").json()
+    default = [m for m in models["data"] if m["default"]]
+    assert default and default[0]["id"] == "smollm2" and default[0]["provider"] == "local"
+
+
+def test_embedded_model_streams_typed_events_with_usage(server, client):
+    events = sse_events(client, "POST", f"{server}/api/chat/stream", json=PROMPT)
+    assert events[0].event == "start" and events[0].data["model"] == "smollm2"
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    deltas = [e for e in events if e.event == "delta"]
+    assert len(deltas) >= 3
+    finish = events[-1]
+    assert finish.event == "finish"
+    assert finish.data["status"] in ("completed", "incomplete")
+    assert 1 <= finish.data["usage"]["outputTokens"] <= 12
+    assert finish.data["usage"]["inputTokens"] > 0
+
+
+def test_temperature_zero_is_deterministic_across_streamed_plain_and_whole_replies(server, client):
+    sse_text = text_of(sse_events(client, "POST", f"{server}/api/chat/stream", json=PROMPT))
+    with client.stream("POST", f"{server}/api/chat/stream", json=PROMPT) as response:
+        assert response.headers["content-type"].startswith("text/plain")
+        chunks = list(response.iter_text())
+    whole = client.post(f"{server}/api/chat", json=PROMPT).json()
+    assert sse_text and "".join(chunks) == sse_text == whole["text"]
+    assert len(chunks) > 1, "the plain-text reply must arrive in several chunks, not at the end"
+
+
+def test_a_second_request_waits_in_the_queue_and_learns_its_position(server, client):
+    long_prompt = {"userInput": "Write a long story about a river.", "temperature": 0, "maxOutputTokens": 120}
+    first_started = threading.Event()
+    first_events: list[Received] = []
+
+    def run_first() -> None:
+        with (
+            httpx.Client(timeout=60) as c,
+            connect_sse(
+                c, "POST", f"{server}/api/chat/stream", json=long_prompt, headers={"accept": "text/event-stream"}
+            ) as source,
+        ):
+            for s in source.iter_sse():
+                first_events.append(Received(int(s.id), s.event, {}))
+                if s.event == "delta":
+                    first_started.set()
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    assert first_started.wait(30)
+    second = sse_events(client, "POST", f"{server}/api/chat/stream", json=PROMPT)
+    thread.join(60)
+    queued = [e for e in second if e.event == "queued"]
+    assert queued and queued[0].data["position"] == 1
+    assert second[-1].event == "finish"
+    assert first_events[-1].event == "finish"
+
+
+def test_stop_halts_local_generation_within_a_token_and_frees_the_model(server, client):
+    body = {"userInput": "Write a very long essay about oceans.", "temperature": 0, "maxOutputTokens": 400}
+    with connect_sse(
+        client, "POST", f"{server}/api/chat/stream", json=body, headers={"accept": "text/event-stream"}
+    ) as source:
+        stream = source.iter_sse()
+        events = read_events(stream, limit=4)  # start + a few deltas
+        reply_id = events[0].data["replyId"]
+        stop = client.post(f"{server}/api/streams/{reply_id}/stop")
+        assert stop.status_code == 200 and stop.json()["status"] == "stopped"
+        events += read_events(stream)
+    finish = events[-1]
+    assert finish.event == "finish" and finish.data["status"] == "stopped"
+    deltas = len([e for e in events if e.event == "delta"])
+    assert deltas < 60, "generation went on long after the stop"
+    # The model is free again at once: the next reply is not queued behind a zombie generation.
+    after = sse_events(client, "POST", f"{server}/api/chat/stream", json=PROMPT)
+    assert not [e for e in after if e.event == "queued"]
+
+
+def test_the_event_loop_answers_other_requests_while_the_model_generates(server, client):
+    body = {"userInput": "Write a long poem about mountains.", "temperature": 0, "maxOutputTokens": 150}
+    with connect_sse(
+        client, "POST", f"{server}/api/chat/stream", json=body, headers={"accept": "text/event-stream"}
+    ) as source:
+        stream = source.iter_sse()
+        read_events(stream, limit=3)
+        started = time.monotonic()
+        with httpx.Client(timeout=5) as other:
+            assert other.get(f"{server}/api/models").status_code == 200
+        answered_in = time.monotonic() - started
+        rest = read_events(stream)
+    assert rest[-1].event == "finish"
+    assert len([e for e in rest if e.event == "delta"]) > 0, "the reply was still streaming meanwhile"
+    assert answered_in < 5
