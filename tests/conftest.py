@@ -22,6 +22,32 @@ POSTGRES_URL = os.environ.get("RILLCHAT_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("RILLCHAT_TEST_REDIS_URL")
 
 
+async def _create_database(server_url: str, name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(server_url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: SQLite always; PostgreSQL when RILLCHAT_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'rillchat.db'}"
+    if not POSTGRES_URL:
+        pytest.skip("set RILLCHAT_TEST_POSTGRES_URL to run the PostgreSQL variant")
+    import asyncio
+    import secrets
+
+    name = f"rillchat_test_{secrets.token_hex(6)}"
+    asyncio.run(_create_database(POSTGRES_URL, name))
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:

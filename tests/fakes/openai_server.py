@@ -335,9 +335,6 @@ def _install_log_filter() -> None:
 # Plan: what one generation request will do
 
 
-_END_KINDS = ("completed", "max_output_tokens")
-
-
 def _planned_total(scenario: Scenario, limit: int | None) -> tuple[int, bool]:
     if limit is not None and 0 <= limit < scenario.tokens:
         return limit, True
@@ -378,12 +375,14 @@ def _make_plan(scenario: Scenario, api: Literal["responses", "chat"], body: dict
             limit = body.get("max_tokens")
     total, truncated = _planned_total(scenario, limit if isinstance(limit, int) else None)
     sent, kind = _outcome(scenario, total, truncated)
+    prepared: _Encoded
     if scenario.embed_timestamp:
-        texts, encoded, cuts = (), (), ()
+        prepared = ((), (), ())  # made at send time
     elif scenario.token_text is None:
-        texts, encoded, cuts = _default_texts(scenario.tokens, scenario.split_utf8)
+        prepared = _default_texts(scenario.tokens, scenario.split_utf8)
     else:
-        texts, encoded, cuts = _encode_texts(token_texts(scenario)[:sent])
+        prepared = _encode_texts(token_texts(scenario)[:sent])
+    texts, encoded, cuts = prepared
     messages = _messages(body, api)
     return _Plan(
         scenario=scenario,
@@ -582,7 +581,7 @@ class _ResponsesWire:
         text = "".join(texts)
         n = len(texts)
         if kind in ("response.failed", "error"):
-            return 500, _error_payload(_SERVER_ERROR_MESSAGE, "server_error", None), f"http_{500}"
+            return 500, _error_payload(_SERVER_ERROR_MESSAGE, "server_error", None), "http_500"
         if kind == "refusal":
             parts = [self._text_part(text)] if texts else []
             item = self._item("completed", [*parts, {"type": "refusal", "refusal": REFUSAL_TEXT}])
@@ -700,7 +699,7 @@ class _ChatWire:
 
     def whole(self, kind: str, texts: Sequence[str]) -> tuple[int, Any, str]:
         if kind in ("response.failed", "error"):
-            return 500, _error_payload(_SERVER_ERROR_MESSAGE, "server_error", None), f"http_{500}"
+            return 500, _error_payload(_SERVER_ERROR_MESSAGE, "server_error", None), "http_500"
         n = len(texts)
         message: dict[str, Any] = {"role": "assistant", "content": "".join(texts), "refusal": None, "annotations": []}
         reason = {"completed": "stop", "content_filter": "content_filter", "refusal": "stop"}.get(kind, "length")
@@ -1173,14 +1172,14 @@ class FakeOpenAI:
                 await _send_body(send, frame)
             record.deltas_sent += 1
             stats.deltas_sent += 1
-        await self._settle(send, record, stats, plan.kind)
+        await self._settle(record, stats, plan.kind)
         frames, label = wire.finish(plan.kind)
         await send({"type": "http.response.body", "body": frames, "more_body": False})
         record.finished, record.terminal = True, label
         stats.streams_completed += 1
 
     @staticmethod
-    async def _settle(send: Send, record: RequestRecord, stats: Stats, kind: str) -> None:
+    async def _settle(record: RequestRecord, stats: Stats, kind: str) -> None:
         """Carry out drop/stall; return for every other outcome."""
         if kind == "dropped":
             record.terminal = "dropped"
@@ -1201,7 +1200,7 @@ class FakeOpenAI:
                 {"type": "http.response.start", "status": 200, "headers": [_JSON_TYPE, (b"content-length", b"64")]}
             )
             await send({"type": "http.response.body", "body": b'{"id":"', "more_body": True})
-        await self._settle(send, record, stats, plan.kind)
+        await self._settle(record, stats, plan.kind)
         if scenario.embed_timestamp:
             texts: Sequence[str] = [_timestamp_text()[0] for _ in range(plan.sent)]
         else:

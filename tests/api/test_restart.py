@@ -1,0 +1,103 @@
+"""A real ``rillchat serve`` process killed mid-reply: after the restart, no reply is left 'streaming'."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+from httpx_sse import connect_sse
+
+from tests.fakes.openai_server import Scenario
+from tests.helpers import read_events
+from tests.servers import loopback_socket
+
+
+@contextmanager
+def rillchat_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    sock = loopback_socket()
+    port = sock.getsockname()[1]
+    sock.close()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rillchat.cli.main", "serve", "--port", str(port), "--log-level", "warning"],
+        env={**os.environ, **env},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/api/models", timeout=1).raise_for_status()
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("rillchat did not start") from None
+                time.sleep(0.1)
+        yield base, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+@pytest.fixture
+def env(fake_openai, database_url) -> dict[str, str]:
+    upstreams = [
+        {
+            "name": "fake",
+            "kind": "openai-responses",
+            "base_url": fake_openai.base_url,
+            "api_key": "x",
+            "models": ["fake-responses"],
+        }
+    ]
+    return {"RILLCHAT_UPSTREAMS": json.dumps(upstreams), "RILLCHAT_DATABASE_URL": database_url}
+
+
+def _start_reply(client: httpx.Client, base: str) -> tuple[str, str]:
+    conversation_id = client.post(f"{base}/api/conversations", json={}).json()["id"]
+    body = {"userInput": "long", "model": "fake-responses", "conversationId": conversation_id}
+    with connect_sse(
+        client, "POST", f"{base}/api/chat/stream", json=body, headers={"accept": "text/event-stream"}
+    ) as s:
+        events = read_events(s.iter_sse(), 4)
+    return conversation_id, events[0].data["replyId"]
+
+
+def test_a_reply_cut_by_a_crash_is_interrupted_after_the_restart(env, fake_openai):
+    fake_openai.scenario = Scenario(tokens=10_000, rate=100)
+    with httpx.Client(timeout=10) as client:
+        with rillchat_process(env) as (base, process):
+            conversation_id, _ = _start_reply(client, base)
+            assert (
+                client.get(f"{base}/api/conversations/{conversation_id}").json()["messages"][-1]["status"]
+                == "streaming"
+            )
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+        with rillchat_process(env) as (base, _):
+            last = client.get(f"{base}/api/conversations/{conversation_id}").json()["messages"][-1]
+    assert last["status"] == "interrupted"
+
+
+def test_sigterm_lets_running_replies_finish_up_to_the_deadline_then_interrupts_the_rest(env, fake_openai):
+    fake_openai.scenario = Scenario(tokens=10_000, rate=100)
+    env = {**env, "RILLCHAT_SHUTDOWN_GRACE_SECONDS": "0.5"}
+    with httpx.Client(timeout=10) as client:
+        with rillchat_process(env) as (base, process):
+            conversation_id, _ = _start_reply(client, base)
+            process.send_signal(signal.SIGTERM)
+            # uvicorn shuts down gracefully, then re-raises the signal it caught: -SIGTERM is its clean exit.
+            assert process.wait(15) in (0, -signal.SIGTERM)
+        fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=5)
+        with rillchat_process(env) as (base, _):
+            last = client.get(f"{base}/api/conversations/{conversation_id}").json()["messages"][-1]
+    assert last["status"] == "interrupted"
+    assert last["content"], "the text received before shutdown is kept"

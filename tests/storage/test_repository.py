@@ -1,0 +1,135 @@
+"""The repository on a real SQLite file and a real PostgreSQL (when RILLCHAT_TEST_POSTGRES_URL is set)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from rillchat.errors import Conflict, NotFound
+from rillchat.storage import Database, Repository
+
+
+@pytest.fixture
+async def repo(database_url) -> AsyncIterator[Repository]:
+    database = Database(database_url)
+    await database.migrate()
+    await database.migrate()  # migrating twice is a no-op: start-up runs it every time
+    try:
+        yield Repository(database.sessions)
+    finally:
+        await database.aclose()
+
+
+async def _turn(repo: Repository, conversation_id: str, text: str, **extra):
+    args = {
+        "conversation_id": conversation_id,
+        "owner": None,
+        "user_text": text,
+        "model": "m",
+        "reply_id": f"rep_{text}",
+        "client_request_id": None,
+        "replace_from_message_id": None,
+    }
+    args.update(extra)
+    return await repo.begin_turn(**args)
+
+
+async def _finish(repo: Repository, message_id: str, content: str, status: str = "completed") -> None:
+    await repo.finish_reply(
+        message_id,
+        content=content,
+        status=status,
+        finish_reason="stop",
+        input_tokens=3,
+        output_tokens=4,
+        error_code=None,
+        error_message=None,
+    )
+
+
+async def test_a_turn_writes_the_user_message_and_a_streaming_placeholder_then_the_outcome(repo):
+    conversation = await repo.create_conversation(None)
+    turn = await _turn(repo, conversation.id, "first question")
+    stored = await repo.get_conversation(conversation.id, None)
+    assert [(m.role, m.status) for m in stored.messages] == [("user", "completed"), ("assistant", "streaming")]
+    assert stored.title == "first question"
+    await _finish(repo, turn.assistant_message_id, "an answer")
+    stored = await repo.get_conversation(conversation.id, None)
+    assistant = stored.messages[1]
+    assert (assistant.content, assistant.status, assistant.input_tokens, assistant.output_tokens) == (
+        "an answer",
+        "completed",
+        3,
+        4,
+    )
+    second = await _turn(repo, conversation.id, "second")
+    assert second.history == [("user", "first question"), ("assistant", "an answer")]
+    assert (await repo.get_conversation(conversation.id, None)).title == "first question"
+
+
+async def test_a_new_turn_while_a_reply_streams_is_a_conflict(repo):
+    conversation = await repo.create_conversation(None)
+    await _turn(repo, conversation.id, "q1")
+    with pytest.raises(Conflict):
+        await _turn(repo, conversation.id, "q2")
+
+
+async def test_a_reused_client_request_id_is_refused_and_found(repo):
+    a = await repo.create_conversation(None)
+    b = await repo.create_conversation(None)
+    turn = await _turn(repo, a.id, "q", client_request_id="req-1")
+    await _finish(repo, turn.assistant_message_id, "x")
+    with pytest.raises(Conflict) as caught:
+        await _turn(repo, b.id, "q", client_request_id="req-1", reply_id="rep_other")
+    assert caught.value.code == "duplicate_request"
+    found = await repo.find_reply(client_request_id="req-1")
+    assert found is not None and found.id == turn.assistant_message_id
+    assert len((await repo.get_conversation(b.id, None)).messages) == 0, "the refused turn left nothing behind"
+
+
+async def test_replace_from_a_user_message_drops_it_and_everything_after(repo):
+    conversation = await repo.create_conversation(None)
+    first = await _turn(repo, conversation.id, "q1")
+    await _finish(repo, first.assistant_message_id, "a1")
+    second = await _turn(repo, conversation.id, "q2")
+    await _finish(repo, second.assistant_message_id, "a2")
+    third = await _turn(repo, conversation.id, "q2 edited", replace_from_message_id=second.user_message_id)
+    assert third.history == [("user", "q1"), ("assistant", "a1")]
+    stored = await repo.get_conversation(conversation.id, None)
+    assert [m.content for m in stored.messages] == ["q1", "a1", "q2 edited", ""]
+    with pytest.raises(Conflict):
+        await _turn(repo, conversation.id, "x", replace_from_message_id=first.assistant_message_id)
+
+
+async def test_list_is_newest_first_and_pages_by_cursor(repo):
+    ids = [(await repo.create_conversation(None, f"c{i}")).id for i in range(5)]
+    page1 = await repo.list_conversations(None, 2)
+    assert [c.id for c in page1] == ids[::-1][:2]
+    last = page1[-1]
+    page2 = await repo.list_conversations(None, 10, (last.updated_at, last.id))
+    assert [c.id for c in page2] == ids[::-1][2:]
+
+
+async def test_rename_delete_and_other_owners_see_nothing(repo):
+    conversation = await repo.create_conversation("alice")
+    turn = await _turn(repo, conversation.id, "q", owner="alice")
+    await _finish(repo, turn.assistant_message_id, "a")
+    renamed = await repo.rename_conversation(conversation.id, "alice", "Named")
+    assert renamed.title == "Named"
+    with pytest.raises(NotFound):
+        await repo.get_conversation(conversation.id, "bob")
+    assert await repo.list_conversations("bob", 10) == []
+    await repo.delete_conversation(conversation.id, "alice")
+    with pytest.raises(NotFound):
+        await repo.get_conversation(conversation.id, "alice")
+    assert await repo.count_messages() == 0
+
+
+async def test_replies_left_streaming_are_marked_interrupted(repo):
+    conversation = await repo.create_conversation(None)
+    await _turn(repo, conversation.id, "q")
+    assert await repo.interrupt_streaming() == 1
+    stored = await repo.get_conversation(conversation.id, None)
+    assert stored.messages[1].status == "interrupted"
+    assert await repo.interrupt_streaming() == 0
