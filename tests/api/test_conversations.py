@@ -94,3 +94,16 @@ def test_deleting_a_conversation_stops_its_running_reply(server, client, fake_op
         next(r.iter_raw())
         assert client.delete(f"{server}/api/conversations/{conversation_id}").status_code == 204
     fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=5)
+
+
+def test_a_client_that_saw_finish_can_send_its_next_turn_at_once(server, client, fake_openai):
+    """Regression: the outcome used to be stored after the finish event went out, so a fast client's next
+    turn found the previous reply still 'streaming' and got a 409."""
+    fake_openai.scenario = Scenario(tokens=2)
+    conversation_id = client.post(f"{server}/api/conversations", json={}).json()["id"]
+    for i in range(15):
+        body = {"userInput": f"turn {i}", "model": "fake-responses", "conversationId": conversation_id}
+        events = sse_events(client, "POST", f"{server}/api/chat/stream", json=body)
+        assert events[-1].data["status"] == "completed"
+    messages = client.get(f"{server}/api/conversations/{conversation_id}").json()["messages"]
+    assert len(messages) == 30 and all(m["status"] == "completed" for m in messages)

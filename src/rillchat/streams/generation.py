@@ -187,15 +187,17 @@ class Generation:
                 self.opened.set_result(None)
         if unlogged_error is not None:
             await self.log.append(unlogged_error)
-        await self.log.append(finish)
-        self.timing.finished = time.monotonic()
         self.outcome = Outcome(finish.status, finish.reason, self.text, finish.usage, error, open_error)
-        await self.log.close()
+        # Stored before the terminal event goes out: a client that has seen ``finish`` finds the
+        # message final and may send its next turn at once.
         if self.on_finish is not None:
             try:
                 await self.on_finish(self, self.outcome)
             except Exception:
                 logger.exception("storing the outcome of reply %s failed", self.id)
+        await self.log.append(finish)
+        self.timing.finished = time.monotonic()
+        await self.log.close()
 
     def _estimated_usage(self) -> Usage | None:
         """When the provider could not report usage (cut off), count what we received."""
