@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     max_messages: int = 500
     max_text_chars: int = 100_000
 
+    # Exposure: keys, origins, per-client caps (0 turns a cap off)
+    api_keys: dict[str, str] = Field(default_factory=dict)
+    cors_origins: list[str] = Field(default_factory=list)
+    rate_limit_per_minute: int = 120
+    max_concurrent_replies: int = 32
+    max_queued_local_replies: int = 8
+    stall_timeout_seconds: float = 60.0
+    reply_timeout_seconds: float = 600.0
+    log_format: Literal["text", "json"] = "text"
+    log_content: bool = False
+    metrics_enabled: bool = True
+
     # Streams
     keepalive_seconds: float = 15.0
     stream_grace_seconds: float = 30.0

@@ -25,6 +25,7 @@ __all__ = [
     "InvalidField",
     "NotFound",
     "PayloadTooLarge",
+    "RateLimited",
     "RequestError",
     "RillchatError",
     "UnknownModel",
@@ -116,3 +117,8 @@ class InvalidField(RequestError):
         self.status_code = status_code
         if status_code == 413:
             self.code = "payload_too_large"
+
+
+class RateLimited(RequestError):
+    status_code = 429
+    code = "rate_limited"

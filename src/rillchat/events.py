@@ -47,6 +47,7 @@ class FinishReason(StrEnum):
     REFUSAL = "refusal"
     ERROR = "error"
     STALLED = "stalled"
+    TIMEOUT = "timeout"
     CANCELLED = "cancelled"
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
 
 from rillchat import __version__
-from rillchat.api import chat, conversations, models, streams
+from rillchat.api import chat, conversations, models, observability, streams
+from rillchat.api.edge import EdgeMiddleware
 from rillchat.api.errors import install_error_handlers
 from rillchat.api.limits import BodySizeLimit
+from rillchat.api.observability import Metrics
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyAborted
 from rillchat.config import Settings
@@ -56,10 +59,15 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         reg = registry or build_registry(settings)
         hub = Hub(grace_seconds=settings.stream_grace_seconds, ttl_seconds=settings.event_log_ttl_seconds)
         replies = ReplyService(settings, reg, hub, repository)
+        metrics = Metrics(hub, _local_queue_length(reg), log_content=settings.log_content)
+        hub.observers.append(metrics.reply_started)
+        app.state.metrics = metrics
         app.state.services = Services(settings, reg, database, repository, hub, replies)
+        app.state.shutting_down = False
         try:
             yield
         finally:
+            app.state.shutting_down = True
             await hub.shutdown(deadline_seconds=settings.shutdown_grace_seconds)
             if registry is None:
                 await reg.aclose()
@@ -72,7 +80,31 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
     app.include_router(streams.router)
     app.include_router(conversations.router)
     app.include_router(models.router)
+    if settings.metrics_enabled:
+        app.include_router(observability.router)
     if (STATIC_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="web")
+    # Outermost last: CORS answers preflights and decorates even a 401, then keys and request ids.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(EdgeMiddleware, api_keys=settings.api_keys)
+    if settings.cors_origins:
+        # Credentials (the Authorization header) are allowed only toward listed origins, never "*".
+        wildcard = "*" in settings.cors_origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=not wildcard,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "last-event-id", "x-request-id"],
+            expose_headers=["x-request-id", "x-rillchat-reply-id", "retry-after"],
+            max_age=600,
+        )
     return app
+
+
+def _local_queue_length(registry: ProviderRegistry) -> Callable[[], int] | None:
+    for provider in registry.providers:
+        queue = getattr(provider, "queue", None)
+        if queue is not None:
+            return queue.__len__  # type: ignore[no-any-return]
+    return None

@@ -24,6 +24,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+def owner_of(request: Request) -> str | None:
+    """The API key's owner (None when keys are off): what conversations and replies belong to."""
+    return getattr(request.state, "owner", None)
+
+
+def client_of(request: Request) -> str:
+    """Who rate limits count against: the key's owner, or the client's address when keys are off."""
+    owner = owner_of(request)
+    if owner is not None:
+        return f"key:{owner}"
+    return f"ip:{request.client.host}" if request.client else "ip:unknown"
+
+
 def wants_sse(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
@@ -42,7 +55,7 @@ def wants_sse(request: Request) -> bool:
 )
 async def chat_stream(body: ChatRequest, request: Request) -> ReplyStreamResponse:
     services: Services = request.app.state.services
-    generation = await services.replies.start(body)
+    generation = await services.replies.start(body, owner_of(request), client_of(request))
     return ReplyStreamResponse(
         generation, services.hub, sse=wants_sse(request), keepalive=services.settings.keepalive_seconds
     )
@@ -51,7 +64,7 @@ async def chat_stream(body: ChatRequest, request: Request) -> ReplyStreamRespons
 @router.post("/chat", response_model=ChatReply, responses=ERROR_RESPONSES)
 async def chat(body: ChatRequest, request: Request) -> Response:
     services: Services = request.app.state.services
-    generation = await services.replies.start(body)
+    generation = await services.replies.start(body, owner_of(request), client_of(request))
     return _WholeReply(generation, services)
 
 

@@ -8,9 +8,8 @@ from datetime import datetime
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from rillchat.api.chat import ERROR_RESPONSES
+from rillchat.api.chat import ERROR_RESPONSES, owner_of
 from rillchat.api.services import Services
-from rillchat.api.streams import owner_of
 from rillchat.errors import InvalidField
 from rillchat.storage import ConversationRecord, MessageRecord
 

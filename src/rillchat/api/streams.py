@@ -8,7 +8,7 @@ import contextlib
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from rillchat.api.chat import ERROR_RESPONSES
+from rillchat.api.chat import ERROR_RESPONSES, owner_of
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyStreamResponse
 from rillchat.errors import InvalidField, NotFound, RequestError
@@ -27,10 +27,6 @@ class StopResult(BaseModel):
 class StreamGone(RequestError):
     status_code = 410
     code = "stream_expired"
-
-
-def owner_of(request: Request) -> str | None:
-    return getattr(request.state, "owner", None)
 
 
 async def find_generation(services: Services, reply_id: str, owner: str | None) -> Generation:
@@ -58,6 +54,7 @@ def parse_last_event_id(request: Request, query_value: str | None) -> int:
     "/{reply_id}",
     responses={200: {"content": {"text/event-stream": {}}}, **ERROR_RESPONSES},
     response_class=ReplyStreamResponse,
+    status_code=200,
 )
 async def follow_stream(
     reply_id: str,

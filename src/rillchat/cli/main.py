@@ -6,6 +6,9 @@ from typing import Annotated
 
 import typer
 
+from rillchat.cli import admin
+from rillchat.cli.chat import chat
+
 __all__ = ["app", "main"]
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="rillchat: stream LLM replies token by token.")
@@ -28,6 +31,7 @@ def serve(
 
     from rillchat.api.app import create_app
     from rillchat.config import Settings
+    from rillchat.logs import configure_logging
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -37,15 +41,33 @@ def serve(
     if model is not None:
         overrides["default_model"] = model
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
+        log_config=None,
         log_level=log_level,
         loop="uvloop",
         http="httptools",
-        timeout_graceful_shutdown=15,
+        backlog=4096,
+        # On SIGTERM uvicorn stops accepting, then lets open replies finish up to this deadline;
+        # the app's shutdown then stores whatever still runs as interrupted.
+        timeout_graceful_shutdown=int(max(1, settings.shutdown_grace_seconds)),
     )
+
+
+@app.command("hash-key")
+def hash_key(key: Annotated[str, typer.Argument(help="The API key to hash.")]) -> None:
+    """Print the hash to put in RILLCHAT_API_KEYS for a key (the key itself is never stored)."""
+    from rillchat.api.edge import hash_api_key
+
+    typer.echo(hash_api_key(key))
+
+
+app.command()(chat)
+app.command()(admin.models)
+app.add_typer(admin.conversations_app, name="conversations")
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from rillchat.errors import RillchatError
-from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, ReplyStatus, Start, Usage
+from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, Queued, ReplyStatus, Start, Usage
 from rillchat.providers.base import GenerationRequest, Provider, ProviderStream
 from rillchat.streams.eventlog import EventLog
 
@@ -45,6 +45,7 @@ class Outcome:
 class Timing:
     created: float = field(default_factory=time.monotonic)
     opened: float | None = None
+    queued: float | None = None
     first_token: float | None = None
     finished: float | None = None
 
@@ -58,9 +59,14 @@ class Generation:
         log: EventLog,
         on_finish: Callable[[Generation, Outcome], Awaitable[None]] | None = None,
         owner: str | None = None,
+        *,
+        stall_timeout: float = 0.0,
+        total_timeout: float = 0.0,
     ) -> None:
         self.start_event = start
         self.owner = owner
+        self.stall_timeout = stall_timeout
+        self.total_timeout = total_timeout
         self.id = start.reply_id
         self.provider = provider
         self.request = request
@@ -71,6 +77,11 @@ class Generation:
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._parts: list[str] = []
         self._cancel_status: ReplyStatus | None = None
+        self._cancel_reason = FinishReason.CANCELLED
+        self._cancel_error: ErrorEvent | None = None
+        self._last_event_at = 0.0
+        self._waiting_in_line = False
+        self._timers: list[asyncio.TimerHandle] = []
         self._task: asyncio.Task[None] | None = None
         self._concluding = False
         self.from_storage = False
@@ -93,8 +104,16 @@ class Generation:
         return generation
 
     @property
+    def delta_count(self) -> int:
+        return len(self._parts)
+
+    @property
     def text(self) -> str:
         return "".join(self._parts)
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
 
     @property
     def done(self) -> bool:
@@ -112,11 +131,39 @@ class Generation:
         """Nobody is listening any more, or the server is going away: kept as ``interrupted``."""
         self._cancel(ReplyStatus.INTERRUPTED)
 
-    def _cancel(self, status: ReplyStatus) -> None:
+    def _cancel(
+        self, status: ReplyStatus, reason: FinishReason = FinishReason.CANCELLED, error: ErrorEvent | None = None
+    ) -> None:
         if self._task is None or self._task.done() or self._cancel_status is not None or self._concluding:
             return
         self._cancel_status = status
+        self._cancel_reason = reason
+        self._cancel_error = error
         self._task.cancel()
+
+    def _arm_watchdogs(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_event_at = time.monotonic()
+        if self.stall_timeout > 0:
+            self._timers.append(loop.call_later(self.stall_timeout, self._check_stall))
+        if self.total_timeout > 0:
+            self._timers.append(loop.call_later(self.total_timeout, self._time_is_up))
+
+    def _check_stall(self) -> None:
+        """One timer per stall period, not one per token: the hot path only stamps the time."""
+        if self.done:
+            return
+        idle = time.monotonic() - self._last_event_at
+        if idle >= self.stall_timeout and not self._waiting_in_line:
+            message = f"the model sent nothing for {self.stall_timeout:g}s"
+            self._cancel(ReplyStatus.FAILED, FinishReason.STALLED, ErrorEvent("stalled", message))
+            return
+        wait = self.stall_timeout - idle if idle < self.stall_timeout else self.stall_timeout
+        self._timers.append(asyncio.get_running_loop().call_later(wait, self._check_stall))
+
+    def _time_is_up(self) -> None:
+        message = f"the reply took longer than {self.total_timeout:g}s"
+        self._cancel(ReplyStatus.FAILED, FinishReason.TIMEOUT, ErrorEvent("timeout", message))
 
     async def wait(self) -> None:
         if self._task is not None:
@@ -137,24 +184,33 @@ class Generation:
                 raise
             self.timing.opened = time.monotonic()
             self.opened.set_result(None)
+            self._arm_watchdogs()
             parts = self._parts
             append = self.log.append
             async for event in stream:
+                self._last_event_at = time.monotonic()
                 if type(event) is Delta:
                     if not parts:
                         self.timing.first_token = time.monotonic()
+                        self._waiting_in_line = False
                     parts.append(event.text)
                 elif type(event) is Finish:
                     finish = event
                     break
                 elif type(event) is ErrorEvent:
                     error = event
+                elif type(event) is Queued:
+                    self._waiting_in_line = True
+                    if self.timing.queued is None:
+                        self.timing.queued = time.monotonic()
                 await append(event)
         except asyncio.CancelledError:
             if self._task is not None:
                 self._task.uncancel()
             status = self._cancel_status or ReplyStatus.INTERRUPTED
-            finish = Finish(status, FinishReason.CANCELLED, self._estimated_usage())
+            finish = Finish(status, self._cancel_reason, self._estimated_usage())
+            if self._cancel_error is not None:
+                error = unlogged_error = self._cancel_error
         except RillchatError as exc:
             error = unlogged_error = ErrorEvent(exc.code, exc.message)
             finish = Finish(ReplyStatus.FAILED, FinishReason.ERROR, self._estimated_usage())
@@ -163,6 +219,8 @@ class Generation:
             error = unlogged_error = ErrorEvent("internal_error", "the reply failed because of an internal error")
             finish = Finish(ReplyStatus.FAILED, FinishReason.ERROR, self._estimated_usage())
         finally:
+            for timer in self._timers:
+                timer.cancel()
             if stream is not None:
                 await _close_quietly(stream)
         if finish is None:  # the provider broke its contract: ended without a finish

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from rillchat.streams.generation import Generation
 
@@ -28,6 +29,7 @@ class Hub:
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         self._by_request: dict[str, str] = {}
         self._expiry: dict[str, float] = {}
+        self.observers: list[Callable[[Generation], None]] = []
 
     def __len__(self) -> int:
         return len(self._live)
@@ -42,6 +44,8 @@ class Hub:
             self._by_request[client_request_id] = generation.id
         task = generation.begin()
         task.add_done_callback(lambda _: self._finished(generation, client_request_id))
+        for observe in self.observers:
+            observe(generation)
 
     def get(self, reply_id: str) -> Generation | None:
         return self._live.get(reply_id)

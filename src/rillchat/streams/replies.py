@@ -14,12 +14,13 @@ from rillchat.api.schemas import ChatRequest
 from rillchat.config import Settings
 from rillchat.errors import Conflict, InvalidField
 from rillchat.events import ErrorEvent, FinishReason, ReplyStatus, Start, Usage
-from rillchat.providers import ChatMessage, GenerationRequest, ProviderRegistry
+from rillchat.providers import ChatMessage, GenerationRequest, ProviderRegistry, ResolvedModel
 from rillchat.storage import MessageRecord, Repository
 from rillchat.storage.repository import new_id
 from rillchat.streams.eventlog import EventLog, MemoryEventLog
 from rillchat.streams.generation import Generation, Outcome
 from rillchat.streams.hub import Hub
+from rillchat.streams.quotas import Quotas
 
 __all__ = ["ReplyService", "stored_outcome"]
 
@@ -58,6 +59,9 @@ class ReplyService:
         self.hub = hub
         self.repository = repository
         self.log_factory = log_factory or (lambda _reply_id: MemoryEventLog())
+        self.quotas = Quotas(
+            settings.rate_limit_per_minute, settings.max_concurrent_replies, settings.max_queued_local_replies
+        )
 
     def check_limits(self, body: ChatRequest) -> None:
         limit = self.settings.max_text_chars
@@ -74,7 +78,7 @@ class ReplyService:
         if body.maxOutputTokens is not None and body.maxOutputTokens > cap:
             raise InvalidField("maxOutputTokens", f"at most {cap}")
 
-    async def start(self, body: ChatRequest, owner: str | None = None) -> Generation:
+    async def start(self, body: ChatRequest, owner: str | None = None, client: str = "local") -> Generation:
         """Start a reply, or attach to the one this ``clientRequestId`` already started."""
         if body.clientRequestId:
             existing = await self._existing(body.clientRequestId, owner)
@@ -82,6 +86,19 @@ class ReplyService:
                 return existing
         self.check_limits(body)
         model = self.registry.resolve(body.model)
+        ticket = self.quotas.admit(client, local=model.provider.kind == "local")
+        try:
+            generation = await self._start(body, owner, model)
+        except BaseException:
+            self.quotas.release(ticket)
+            raise
+        if generation.task is None:  # an idempotent retry that raced its first try
+            self.quotas.release(ticket)
+        else:
+            generation.task.add_done_callback(lambda _: self.quotas.release(ticket))
+        return generation
+
+    async def _start(self, body: ChatRequest, owner: str | None, model: ResolvedModel) -> Generation:
         reply_id = new_id("rep")
         history = [ChatMessage(m.role, m.content) for m in body.messages]
         start = Start(reply_id=reply_id, model=model.id)
@@ -114,7 +131,16 @@ class ReplyService:
             temperature=body.temperature if body.temperature is not None else self.settings.default_temperature,
             max_output_tokens=body.maxOutputTokens or self.settings.default_max_output_tokens,
         )
-        generation = Generation(start, model.provider, request, self.log_factory(reply_id), on_finish, owner)
+        generation = Generation(
+            start,
+            model.provider,
+            request,
+            self.log_factory(reply_id),
+            on_finish,
+            owner,
+            stall_timeout=self.settings.stall_timeout_seconds,
+            total_timeout=self.settings.reply_timeout_seconds,
+        )
         self.hub.add(generation, body.clientRequestId)
         return generation
 

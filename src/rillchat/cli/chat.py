@@ -1,0 +1,416 @@
+"""``rillchat chat``: a terminal chat on rillchat.client.
+
+Interactive (a terminal): the reply streams in place as markdown (rich ``Live``, at most 15 frames a
+second), with a spinner ("queued (position N)", "waiting for first token") until the first token. Ctrl+C
+during a reply stops it and comes back to the prompt; Ctrl+C twice at the prompt, ``/exit`` or Ctrl+D
+leave. The session is a server-side conversation (created with the first message), so history lives on
+the server; ``-c`` goes on with the most recent one.
+
+Not interactive: ``rillchat chat "a question"`` answers once; ``rillchat chat -`` (or anything piped in)
+sends the whole of stdin as one message. Then, and whenever stdout is not a terminal, the reply is plain
+text written to stdout as it arrives; a reply that fails exits 1 with the error on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.segment import Segment
+from rich.spinner import Spinner
+
+from rillchat.client import (
+    DEFAULT_BASE_URL,
+    Client,
+    Finish,
+    ModelInfo,
+    Queued,
+    Reply,
+    ReplyStatus,
+    RillchatClientError,
+)
+
+__all__ = ["ApiKeyOption", "UrlOption", "chat", "embedded_server"]
+
+UrlOption = Annotated[
+    str, typer.Option("--url", envvar="RILLCHAT_URL", help="The rillchat server to talk to.", show_default=True)
+]
+ApiKeyOption = Annotated[
+    str | None, typer.Option("--api-key", envvar="RILLCHAT_API_KEY", help="Sent as 'Authorization: Bearer'.")
+]
+
+FRAME_SECONDS = 1 / 15  # the reply is redrawn at most 15 times a second
+PROMPT = "[bold cyan]you>[/] "
+
+HELP = """\
+[bold]Commands[/]
+  /new            start a new conversation
+  /model [NAME]   switch model (without NAME: list the models)
+  /system [TEXT]  set the system prompt (without TEXT: back to the server's default)
+  /help           this help
+  /exit           leave (also Ctrl+D, or Ctrl+C twice at the prompt)
+Ctrl+C while a reply streams stops it."""
+
+
+@dataclass
+class Session:
+    client: Client
+    model: str | None
+    system: str | None
+    conversation_id: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# The command
+
+
+def chat(
+    prompt: Annotated[
+        str | None, typer.Argument(help="Ask this once and exit; '-' reads the message from stdin.")
+    ] = None,
+    model: Annotated[str | None, typer.Option("-m", "--model", help="Model id (default: the server's).")] = None,
+    system: Annotated[str | None, typer.Option("-s", "--system", help="System prompt.")] = None,
+    continue_: Annotated[
+        bool, typer.Option("-c", "--continue", help="Go on with the most recent conversation.")
+    ] = False,
+    url: UrlOption = DEFAULT_BASE_URL,
+    api_key: ApiKeyOption = None,
+    embedded: Annotated[
+        bool, typer.Option("--embedded", help="Start rillchat in-process (embedded model) and talk to it.")
+    ] = False,
+) -> None:
+    """Chat in the terminal: replies stream in as markdown; Ctrl+C stops one."""
+    piped = prompt == "-" or (prompt is None and not sys.stdin.isatty())
+    if piped:
+        prompt = sys.stdin.read()
+        if not prompt.strip():
+            _fail("nothing to send: stdin was empty", code=2)
+    with contextlib.ExitStack() as stack:
+        if embedded:
+            try:
+                url = stack.enter_context(embedded_server())
+            except RuntimeError as exc:
+                _fail(str(exc))
+        client = stack.enter_context(Client(url, api_key=api_key))
+        session = Session(client, model, system)
+        if prompt is not None:
+            raise typer.Exit(_once(session, prompt, continue_, plain=piped or not sys.stdout.isatty()))
+        raise typer.Exit(_interactive(session, continue_))
+
+
+def _fail(message: str, code: int = 1) -> None:
+    print(f"rillchat: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _conversation(session: Session, continue_: bool) -> str:
+    """The conversation to write into: the latest one with ``-c`` (if any), else a new one."""
+    if continue_:
+        latest = session.client.conversations.list(limit=1)
+        if latest.conversations:
+            return latest.conversations[0].id
+    return session.client.conversations.create().id
+
+
+# --------------------------------------------------------------------------------------------------
+# Once: a positional prompt or stdin
+
+
+def _once(session: Session, text: str, continue_: bool, *, plain: bool) -> int:
+    try:
+        session.conversation_id = _conversation(session, continue_)
+        if plain:
+            return _plain_reply(session, text)
+        console = Console(highlight=False)
+        status = _rich_reply(console, session, text)
+    except RillchatClientError as exc:
+        print(f"rillchat: {exc.message}", file=sys.stderr)
+        return 1
+    return 0 if status in (ReplyStatus.COMPLETED, ReplyStatus.INCOMPLETE) else 1
+
+
+def _plain_reply(session: Session, text: str) -> int:
+    """The reply's text to stdout as it arrives, nothing else; problems to stderr."""
+    out = sys.stdout
+    reply = _start(session, text)
+    last = ""
+    try:
+        with reply:
+            for piece in reply.text():
+                out.write(piece)
+                out.flush()
+                last = piece
+    except KeyboardInterrupt:
+        with contextlib.suppress(RillchatClientError):
+            reply.stop()
+        print("\nrillchat: stopped", file=sys.stderr)
+        return 130
+    if out.isatty() and last and not last.endswith("\n"):
+        out.write("\n")
+    status = reply.status
+    if status is ReplyStatus.FAILED:
+        error = reply.error
+        print(f"rillchat: the reply failed: {error.message if error else 'unknown error'}", file=sys.stderr)
+        return 1
+    if status is ReplyStatus.INCOMPLETE and reply.finish is not None:
+        print(f"rillchat: the reply was cut short ({reply.finish.reason.value})", file=sys.stderr)
+        return 0
+    if status is not ReplyStatus.COMPLETED:
+        print(f"rillchat: the reply ended {status.value if status else 'unfinished'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _start(session: Session, text: str) -> Reply:
+    return session.client.stream(
+        text, model=session.model, instructions=session.system, conversation_id=session.conversation_id
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Interactive
+
+
+def _interactive(session: Session, continue_: bool) -> int:
+    console = Console(highlight=False)
+    with contextlib.suppress(ImportError):
+        import readline  # noqa: F401  (line editing and history for input())
+    try:
+        models = session.client.models()
+        if session.model is not None and _find_model(models, session.model) is None:
+            console.print(f"[red]unknown model {escape(session.model)!r}[/]; models: {_names(models)}")
+            return 2
+        if continue_:
+            _resume_conversation(console, session)
+    except RillchatClientError as exc:
+        console.print(f"[red]rillchat: {escape(exc.message)}[/]")
+        return 1
+    current = session.model or next((m.id for m in models if m.default), "the default model")
+    console.print(f"[bold]rillchat[/] · {escape(current)} · {escape(session.client.base_url)} · [dim]/help[/]")
+    armed = False  # one Ctrl+C at the prompt warns, a second one leaves
+    while True:
+        try:
+            line = console.input(PROMPT)
+        except KeyboardInterrupt:
+            if armed:
+                console.print()
+                return 0
+            armed = True
+            console.print("\n[dim](Ctrl+C again, /exit or Ctrl+D to leave)[/]")
+            continue
+        except EOFError:
+            console.print()
+            return 0
+        armed = False
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            if _command(console, session, line):
+                return 0
+            continue
+        try:
+            if session.conversation_id is None:
+                session.conversation_id = session.client.conversations.create().id
+            _rich_reply(console, session, line)
+        except RillchatClientError as exc:
+            console.print(f"[red]error: {escape(exc.message)}[/]")
+
+
+def _resume_conversation(console: Console, session: Session) -> None:
+    latest = session.client.conversations.list(limit=1)
+    if not latest.conversations:
+        console.print("[dim](no conversation to continue: starting a new one)[/]")
+        return
+    conversation = session.client.conversations.get(latest.conversations[0].id)
+    session.conversation_id = conversation.id
+    messages = conversation.messages or ()
+    console.print(f"[dim]continuing “{escape(conversation.title)}” ({len(messages)} messages)[/]")
+    for message in messages[-2:]:
+        if message.role == "user":
+            console.print(f"{PROMPT}{escape(message.content)}")
+        else:
+            console.print(Markdown(message.content))
+
+
+def _command(console: Console, session: Session, line: str) -> bool:
+    """Run a slash command; True to leave."""
+    name, _, arg = line.partition(" ")
+    arg = arg.strip()
+    if name in ("/exit", "/quit"):
+        return True
+    if name == "/help":
+        console.print(HELP)
+    elif name == "/new":
+        session.conversation_id = None
+        console.print("[dim](new conversation)[/]")
+    elif name == "/model":
+        try:
+            models = session.client.models()
+        except RillchatClientError as exc:
+            console.print(f"[red]error: {escape(exc.message)}[/]")
+            return False
+        if not arg:
+            for m in models:
+                mark = "*" if m.id == session.model or (session.model is None and m.default) else " "
+                console.print(f" {mark} {escape(m.id)} [dim]{escape(m.provider)}[/]")
+        elif (found := _find_model(models, arg)) is None:
+            console.print(f"[red]unknown model {escape(arg)!r}[/]; models: {_names(models)}")
+        else:
+            session.model = found.id
+            console.print(f"[dim](model: {escape(found.id)})[/]")
+    elif name == "/system":
+        session.system = arg or None
+        console.print(f"[dim](system prompt: {escape(arg) if arg else 'the server default'})[/]")
+    else:
+        console.print(f"[red]unknown command {escape(name)}[/] (/help lists them)")
+    return False
+
+
+def _find_model(models: list[ModelInfo], name: str) -> ModelInfo | None:
+    return next((m for m in models if name == m.id or name in m.aliases), None)
+
+
+def _names(models: list[ModelInfo]) -> str:
+    return ", ".join(escape(m.id) for m in models)
+
+
+# --------------------------------------------------------------------------------------------------
+# One reply, live
+
+
+class _Tail:
+    """The last lines of a renderable that fit the screen: a growing reply stays in view while it streams."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        lines = console.render_lines(self.renderable, options.update(height=None), pad=False)
+        for line in lines[-max(1, console.height - 2) :]:
+            yield from line
+            yield Segment.line()
+
+
+_DONE = object()
+
+
+def _rich_reply(console: Console, session: Session, text: str) -> ReplyStatus | None:
+    """Stream one reply in place. The reply is read on a worker thread; this thread draws, and takes Ctrl+C."""
+    reply = _start(session, text)
+    events: queue.Queue[object] = queue.Queue()
+
+    def read() -> None:
+        try:
+            with reply:
+                for event in reply:
+                    events.put(event)
+        except RillchatClientError as exc:
+            events.put(exc)
+        finally:
+            events.put(_DONE)
+
+    threading.Thread(target=read, name="rillchat-reply", daemon=True).start()
+    spinner = Spinner("dots", text="waiting for first token", style="cyan")
+    error: RillchatClientError | None = None
+    stopping = False
+    with Live(spinner, console=console, auto_refresh=False, transient=True) as live:
+        last_frame = 0.0
+        done = False
+        while not done:
+            try:
+                item: object = events.get(timeout=FRAME_SECONDS)
+                while True:  # everything already there, then one frame
+                    if item is _DONE:
+                        done = True
+                        break
+                    if isinstance(item, RillchatClientError):
+                        error = item
+                    elif type(item) is Queued:
+                        spinner.update(text=f"queued (position {item.position})")
+                    item = events.get_nowait()
+            except queue.Empty:
+                pass
+            except KeyboardInterrupt:
+                if stopping:
+                    break  # a second Ctrl+C: stop waiting for the stop
+                stopping = True
+                spinner.update(text="stopping")
+                threading.Thread(target=_stop_quietly, args=(reply,), daemon=True).start()
+            now = time.monotonic()
+            if not done and now - last_frame >= FRAME_SECONDS:
+                so_far = reply.text_so_far
+                live.update(_Tail(Markdown(so_far)) if so_far else spinner, refresh=True)
+                last_frame = now
+    if reply.text_so_far:
+        console.print(Markdown(reply.text_so_far))
+    _print_outcome(console, reply.finish, reply, error, stopping)
+    return reply.status
+
+
+def _stop_quietly(reply: Reply) -> None:
+    with contextlib.suppress(RillchatClientError):
+        reply.stop()
+
+
+def _print_outcome(
+    console: Console, finish: Finish | None, reply: Reply, error: RillchatClientError | None, stopping: bool
+) -> None:
+    if error is not None:
+        console.print(f"[red]error: {escape(error.message)}[/]")
+    elif finish is None:
+        console.print("[dim](stopped waiting)[/]" if stopping else "[red](the reply did not finish)[/]")
+    elif finish.status is ReplyStatus.FAILED:
+        message = reply.error.message if reply.error else "unknown error"
+        console.print(f"[red]error: {escape(message)}[/]")
+    elif finish.status is ReplyStatus.INCOMPLETE:
+        console.print(f"[yellow](cut short: {finish.reason.value})[/]")
+    elif finish.status is not ReplyStatus.COMPLETED:
+        console.print(f"[dim]({finish.status.value})[/]")
+
+
+# --------------------------------------------------------------------------------------------------
+# --embedded
+
+
+@contextlib.contextmanager
+def embedded_server() -> Iterator[str]:
+    """rillchat in this process, on a free loopback port (uvicorn in a thread); yields its URL."""
+    import uvicorn
+
+    from rillchat.api.app import create_app
+    from rillchat.config import Settings
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    settings = Settings(host="127.0.0.1", port=sock.getsockname()[1])
+    config = uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="rillchat-embedded", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError("the embedded rillchat server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{settings.port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()

@@ -1,0 +1,216 @@
+"""What the client hands back: rillchat's own event types (parsed from the wire's camelCase JSON) and a few
+small result records. Nothing here does I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rillchat.client._errors import RillchatConnectionError
+from rillchat.events import Delta, ErrorEvent, Event, Finish, FinishReason, Queued, ReplyStatus, Start, Usage
+
+__all__ = [
+    "ChatResult",
+    "Conversation",
+    "ConversationPage",
+    "Message",
+    "MessageInput",
+    "ModelInfo",
+    "StopResult",
+    "chat_body",
+    "parse_event",
+    "parse_usage",
+]
+
+MessageInput = Mapping[str, str]
+"""An earlier turn: ``{"role": "user" | "assistant" | "system", "content": "..."}``."""
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def parse_usage(data: Any) -> Usage | None:
+    if not isinstance(data, Mapping):
+        return None
+    return Usage(_int_or_none(data.get("inputTokens")), _int_or_none(data.get("outputTokens")))
+
+
+def parse_event(name: str, data: Mapping[str, Any]) -> Event | None:
+    """One SSE event's name and JSON data as an event; ``None`` for names this client does not know."""
+    try:
+        if name == "delta":
+            return Delta(str(data["text"]))
+        if name == "start":
+            return Start(
+                reply_id=str(data["replyId"]),
+                model=str(data.get("model") or ""),
+                conversation_id=_str_or_none(data.get("conversationId")),
+                user_message_id=_str_or_none(data.get("userMessageId")),
+                assistant_message_id=_str_or_none(data.get("assistantMessageId")),
+            )
+        if name == "queued":
+            return Queued(int(data["position"]))
+        if name == "error":
+            return ErrorEvent(str(data.get("code") or "error"), str(data.get("message") or ""))
+        if name == "finish":
+            return Finish(ReplyStatus(data["status"]), FinishReason(data["reason"]), parse_usage(data.get("usage")))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RillchatConnectionError(f"malformed {name!r} event: {exc}", code="protocol_error") from exc
+    return None
+
+
+def chat_body(
+    user_input: str,
+    *,
+    messages: Sequence[MessageInput] | None,
+    instructions: str | None,
+    model: str | None,
+    temperature: float | None,
+    max_output_tokens: int | None,
+    conversation_id: str | None,
+    client_request_id: str,
+    replace_from_message_id: str | None = None,
+) -> dict[str, Any]:
+    """The request body in the server's camelCase; absent options are left out (the server's defaults)."""
+    body: dict[str, Any] = {"userInput": user_input, "clientRequestId": client_request_id}
+    optional: dict[str, Any] = {
+        "messages": [{"role": m["role"], "content": m["content"]} for m in messages] if messages else None,
+        "instructions": instructions,
+        "model": model,
+        "temperature": temperature,
+        "maxOutputTokens": max_output_tokens,
+        "conversationId": conversation_id,
+        "replaceFromMessageId": replace_from_message_id,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    """A whole reply."""
+
+    text: str
+    model: str
+    status: ReplyStatus
+    finish_reason: FinishReason
+    usage: Usage | None
+    reply_id: str
+    conversation_id: str | None = None
+    user_message_id: str | None = None
+    assistant_message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopResult:
+    reply_id: str
+    status: str
+    """The reply's final status (``stopped``, or how it had already ended); ``stopping`` if still ending."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    id: str
+    provider: str
+    upstream: str
+    upstream_model: str
+    default: bool
+    aliases: tuple[str, ...] = ()
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> ModelInfo:
+        return cls(
+            id=str(data["id"]),
+            provider=str(data.get("provider", "")),
+            upstream=str(data.get("upstream", "")),
+            upstream_model=str(data.get("upstreamModel", "")),
+            default=bool(data.get("default", False)),
+            aliases=tuple(str(a) for a in data.get("aliases") or ()),
+        )
+
+
+def _datetime(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message of a conversation."""
+
+    id: str
+    role: str
+    content: str
+    status: str
+    finish_reason: str | None
+    error: ErrorEvent | None
+    model: str | None
+    usage: Usage | None
+    reply_id: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Message:
+        error = data.get("error")
+        return cls(
+            id=str(data["id"]),
+            role=str(data["role"]),
+            content=str(data.get("content") or ""),
+            status=str(data.get("status") or ""),
+            finish_reason=_str_or_none(data.get("finishReason")),
+            error=ErrorEvent(str(error.get("code", "")), str(error.get("message", "")))
+            if isinstance(error, Mapping)
+            else None,
+            model=_str_or_none(data.get("model")),
+            usage=parse_usage(data.get("usage")),
+            reply_id=_str_or_none(data.get("replyId")),
+            created_at=_datetime(data["createdAt"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    messages: tuple[Message, ...] | None = None
+    """Only from ``conversations.get(id)``; lists leave it ``None``."""
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> Conversation:
+        messages = data.get("messages")
+        return cls(
+            id=str(data["id"]),
+            title=str(data.get("title") or ""),
+            created_at=_datetime(data["createdAt"]),
+            updated_at=_datetime(data["updatedAt"]),
+            messages=tuple(Message.from_wire(m) for m in messages) if isinstance(messages, list) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    """One page of conversations, newest first; pass ``next_cursor`` to ``list()`` for the next one."""
+
+    conversations: tuple[Conversation, ...] = field(default_factory=tuple)
+    next_cursor: str | None = None
+
+    def __iter__(self) -> Iterator[Conversation]:
+        return iter(self.conversations)
+
+    def __len__(self) -> int:
+        return len(self.conversations)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> ConversationPage:
+        return cls(
+            tuple(Conversation.from_wire(c) for c in data.get("data") or ()),
+            _str_or_none(data.get("nextCursor")),
+        )

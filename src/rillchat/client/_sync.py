@@ -1,0 +1,374 @@
+"""``Client``: rillchat over HTTP, blocking. The twin of ``_async.py``, line for line."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Generator, Iterator, Sequence
+from types import TracebackType
+from typing import Any
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from rillchat import __version__
+from rillchat.client._errors import ReplyFailedError, RillchatConnectionError, error_from_response
+from rillchat.client._models import (
+    ChatResult,
+    Conversation,
+    ConversationPage,
+    MessageInput,
+    ModelInfo,
+    StopResult,
+    chat_body,
+)
+from rillchat.client._sse import REPLY_ID_HEADER, STREAM_ENDED, ReplyState, iter_sse
+from rillchat.events import Delta, ErrorEvent, Event, Finish, ReplyStatus, Start, Usage
+
+__all__ = ["Client", "Conversations", "Reply"]
+
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+
+
+class Reply:
+    """One reply, streamed: ``with client.stream(...) as reply: for event in reply: ...``.
+
+    Entering sends the request (errors before the stream raise typed exceptions); iterating hands out
+    each event exactly once, resuming by itself after a dropped connection.
+    """
+
+    def __init__(self, client: Client, body: dict[str, Any]) -> None:
+        self._client = client
+        self._state = ReplyState(body, client.max_resume_attempts, client.base_url)
+        self._response: httpx.Response | None = None
+        self._events: Generator[ServerSentEvent, None, None] | None = None
+
+    # ---- what has been seen so far
+
+    @property
+    def reply_id(self) -> str | None:
+        """Known once the response headers (or the ``start`` event) arrived."""
+        return self._state.reply_id
+
+    @property
+    def client_request_id(self) -> str:
+        return self._state.client_request_id
+
+    @property
+    def start(self) -> Start | None:
+        return self._state.start
+
+    @property
+    def conversation_id(self) -> str | None:
+        return self._state.start.conversation_id if self._state.start else None
+
+    @property
+    def model(self) -> str | None:
+        return self._state.start.model if self._state.start else None
+
+    @property
+    def text_so_far(self) -> str:
+        return self._state.text
+
+    @property
+    def queued_position(self) -> int | None:
+        """The position in the embedded model's queue while the reply waits, else None."""
+        return self._state.queued_position
+
+    @property
+    def finish(self) -> Finish | None:
+        """The terminal event, once it arrived."""
+        return self._state.finish
+
+    @property
+    def status(self) -> ReplyStatus | None:
+        return self._state.finish.status if self._state.finish else None
+
+    @property
+    def error(self) -> ErrorEvent | None:
+        return self._state.error
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._state.finish.usage if self._state.finish else None
+
+    @property
+    def last_event_id(self) -> int:
+        return self._state.last_event_id
+
+    @property
+    def resumes(self) -> int:
+        """How many times this reply reconnected after a drop."""
+        return self._state.resumes
+
+    # ---- lifecycle
+
+    def __enter__(self) -> Reply:
+        self._connect()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection (the reply itself runs on: use ``stop()`` to stop it)."""
+        events, response = self._events, self._response
+        self._events = self._response = None
+        if events is not None:
+            events.close()
+        if response is not None:
+            response.close()
+
+    def _connect(self) -> None:
+        state = self._state
+        http = self._client._http
+        while True:
+            spec = state.next_request()
+            request = http.build_request(spec.method, spec.path, headers=spec.headers, json=spec.json)
+            try:
+                response = http.send(request, stream=True)
+            except httpx.TransportError as exc:
+                time.sleep(state.failed(exc))
+                continue
+            if response.is_success:
+                try:
+                    self._events = iter_sse(response)
+                except RillchatConnectionError:
+                    response.close()
+                    raise
+                self._response = response
+                state.opened(response)
+                return
+            try:
+                response.read()
+            except httpx.TransportError as exc:
+                time.sleep(state.failed(exc))
+                continue
+            finally:
+                response.close()
+            time.sleep(state.refused(error_from_response(response)))
+
+    # ---- events
+
+    def numbered(self) -> Iterator[tuple[int, Event]]:
+        """``(id, event)`` pairs: the ids are the stream's own, consecutive from 1. Breaking out and iterating
+        again goes on where it left off (iterate from one thread at a time)."""
+        state = self._state
+        while not state.done:
+            if self._events is None:
+                self._connect()
+                assert self._events is not None
+            failure: BaseException
+            try:
+                sse = next(self._events)
+            except StopIteration:
+                failure = STREAM_ENDED
+            except httpx.TransportError as exc:
+                failure = exc
+            else:
+                item = state.accept(sse)
+                if item is not None:
+                    if state.done:
+                        self.close()
+                    yield item
+                continue
+            self.close()
+            time.sleep(state.failed(failure))
+
+    def _events_only(self) -> Iterator[Event]:
+        for _seq, event in self.numbered():
+            yield event
+
+    def __iter__(self) -> Iterator[Event]:
+        return self._events_only()
+
+    def text(self) -> Iterator[str]:
+        """Only the text, delta by delta."""
+        for event in self:
+            if type(event) is Delta:
+                yield event.text
+
+    def collect(self) -> ChatResult:
+        """Read to the end (whatever was not read yet) and return the whole reply."""
+        if not self._state.done:
+            for _ in self:
+                pass
+        return self._state.result()
+
+    def stop(self) -> StopResult | None:
+        """Stop the model; the stream then ends with ``finish`` (status ``stopped``). None if there is no reply
+        to stop (the request never reached the server)."""
+        reply_id = self.reply_id or self._find_reply_id()
+        if reply_id is None:
+            return None
+        return self._client.stop(reply_id)
+
+    def _find_reply_id(self) -> str | None:
+        # Stopped before the response headers came: ask for the same clientRequestId again, which attaches
+        # to the reply if the server started one, and read its id from the headers.
+        spec = ReplyState(self._state.body, 0, self._client.base_url).next_request()
+        try:
+            with self._client._http.stream(spec.method, spec.path, headers=spec.headers, json=spec.json) as r:
+                return r.headers.get(REPLY_ID_HEADER) if r.is_success else None
+        except httpx.TransportError:
+            return None
+
+
+class Conversations:
+    """``client.conversations``: server-side history."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self, *, limit: int = 50, cursor: str | None = None) -> ConversationPage:
+        params: dict[str, Any] = {"limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return ConversationPage.from_wire(self._client._json("GET", "/api/conversations", params=params))
+
+    def create(self, title: str | None = None) -> Conversation:
+        body = {"title": title} if title is not None else {}
+        return Conversation.from_wire(self._client._json("POST", "/api/conversations", json=body))
+
+    def get(self, conversation_id: str) -> Conversation:
+        """The conversation with its messages."""
+        return Conversation.from_wire(self._client._json("GET", f"/api/conversations/{conversation_id}"))
+
+    def rename(self, conversation_id: str, title: str) -> Conversation:
+        path = f"/api/conversations/{conversation_id}"
+        return Conversation.from_wire(self._client._json("PATCH", path, json={"title": title}))
+
+    def delete(self, conversation_id: str) -> None:
+        self._client._send("DELETE", f"/api/conversations/{conversation_id}")
+
+
+class Client:
+    """rillchat's HTTP API. ``with Client(url) as client: ...``.
+
+    ``max_resume_attempts``: how many times in a row a dropped reply may fail to reconnect before
+    ``ConnectionLostError`` (each event received starts the count again).
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_resume_attempts: int = 5,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.max_resume_attempts = max_resume_attempts
+        headers = {"user-agent": f"rillchat-client/{__version__}"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout))
+        self.conversations = Conversations(self)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def stream(
+        self,
+        user_input: str,
+        *,
+        messages: Sequence[MessageInput] | None = None,
+        instructions: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_output_tokens: int | None = None,
+        conversation_id: str | None = None,
+        client_request_id: str | None = None,
+        replace_from_message_id: str | None = None,
+    ) -> Reply:
+        """A reply to stream: ``with client.stream("Hello") as reply: for text in reply.text()``.
+
+        A ``clientRequestId`` (uuid4 unless given) goes with the request, so a retry never starts a second
+        generation."""
+        body = chat_body(
+            user_input,
+            messages=messages,
+            instructions=instructions,
+            model=model,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+            conversation_id=conversation_id,
+            client_request_id=client_request_id or str(uuid.uuid4()),
+            replace_from_message_id=replace_from_message_id,
+        )
+        return Reply(self, body)
+
+    def chat(
+        self,
+        user_input: str,
+        *,
+        messages: Sequence[MessageInput] | None = None,
+        instructions: str | None = None,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_output_tokens: int | None = None,
+        conversation_id: str | None = None,
+        client_request_id: str | None = None,
+    ) -> ChatResult:
+        """The whole reply at once (streamed underneath, so it survives drops). A reply that fails raises
+        ``ReplyFailedError``; one that was stopped or cut short is returned with that status."""
+        reply = self.stream(
+            user_input,
+            messages=messages,
+            instructions=instructions,
+            model=model,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+            conversation_id=conversation_id,
+            client_request_id=client_request_id,
+        )
+        with reply:
+            result = reply.collect()
+        if result.status is ReplyStatus.FAILED:
+            error = reply.error
+            raise ReplyFailedError(
+                error.message if error else "the reply failed",
+                code=error.code if error else "reply_failed",
+                reply_id=result.reply_id,
+                partial_text=result.text,
+            )
+        return result
+
+    def models(self) -> list[ModelInfo]:
+        payload = self._json("GET", "/api/models")
+        return [ModelInfo.from_wire(m) for m in payload.get("data") or ()]
+
+    def stop(self, reply_id: str) -> StopResult:
+        """Stop a reply (any client's); answers once it has ended. Stopping twice is harmless."""
+        payload = self._json("POST", f"/api/streams/{reply_id}/stop")
+        return StopResult(str(payload.get("replyId", reply_id)), str(payload.get("status", "")))
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise RillchatConnectionError(
+                f"cannot reach rillchat at {self.base_url}: {exc or type(exc).__name__}", code="unreachable"
+            ) from exc
+        if not response.is_success:
+            raise error_from_response(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self._send(method, path, **kwargs)
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise RillchatConnectionError(f"{method} {path}: not JSON", code="protocol_error") from exc
+        if not isinstance(payload, dict):
+            raise RillchatConnectionError(f"{method} {path}: unexpected answer", code="protocol_error")
+        return payload
