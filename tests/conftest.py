@@ -38,6 +38,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, empty database: SQLite always; PostgreSQL when RILLCHAT_TEST_POSTGRES_URL is set."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'rillchat.db'}"
+    return _fresh_postgres_database()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A fresh PostgreSQL database (skips without RILLCHAT_TEST_POSTGRES_URL)."""
+    return _fresh_postgres_database()
+
+
+def _fresh_postgres_database() -> str:
     if not POSTGRES_URL:
         pytest.skip("set RILLCHAT_TEST_POSTGRES_URL to run the PostgreSQL variant")
     import asyncio

@@ -26,6 +26,7 @@ __all__ = [
     "ReplyStatus",
     "Start",
     "Usage",
+    "event_from_wire",
 ]
 
 
@@ -134,3 +135,25 @@ class Finish:
 
 
 Event = Start | Queued | Delta | ErrorEvent | Finish
+
+
+def event_from_wire(name: str, data: dict[str, Any]) -> Event:
+    """The inverse of ``Event.to_wire``: how a log stored outside this process gives its events back."""
+    if name == "delta":
+        return Delta(data["text"])
+    if name == "start":
+        return Start(
+            data["replyId"], data["model"], data["conversationId"], data["userMessageId"], data["assistantMessageId"]
+        )
+    if name == "queued":
+        return Queued(data["position"])
+    if name == "error":
+        return ErrorEvent(data["code"], data["message"])
+    if name == "finish":
+        usage = data.get("usage")
+        return Finish(
+            ReplyStatus(data["status"]),
+            FinishReason(data["reason"]),
+            Usage(usage["inputTokens"], usage["outputTokens"]) if usage else None,
+        )
+    raise ValueError(f"unknown event {name!r}")

@@ -328,3 +328,18 @@ async def test_a_reply_failing_mid_stream_is_an_error_event_then_a_failed_finish
             await client.chat("hi", model="fake-responses")
     assert caught.value.partial_text == expected_text(fake_openai.scenario)
     assert caught.value.message == reply.error.message
+
+
+def test_the_api_key_goes_as_a_bearer_token_and_a_missing_one_is_an_authentication_error(server_with_fake, fake_openai):
+    from rillchat.api.edge import hash_api_key
+    from rillchat.client import AuthenticationError
+
+    fake_openai.scenario = Scenario(tokens=5)
+    server = server_with_fake(api_keys={"alice": hash_api_key("key-alice")})
+    with Client(server) as anonymous, pytest.raises(AuthenticationError) as caught:
+        anonymous.models()
+    assert caught.value.status_code == 401 and "API key" in caught.value.message
+    with Client(server, api_key="key-alice") as client:
+        result = client.chat("hi", model="fake-chat", conversation_id=client.conversations.create().id)
+        assert result.text == expected_text(fake_openai.scenario)
+        assert len(client.conversations.list()) == 1

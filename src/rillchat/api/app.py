@@ -22,6 +22,7 @@ from rillchat.api.streaming import ReplyAborted
 from rillchat.config import Settings
 from rillchat.providers import ProviderRegistry, build_registry
 from rillchat.storage import Database, Repository
+from rillchat.streams.cluster import Cluster
 from rillchat.streams.hub import Hub
 from rillchat.streams.replies import ReplyService
 
@@ -53,12 +54,24 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         database = Database(settings.database_url)
         await database.migrate()
         repository = Repository(database.sessions)
-        interrupted = await repository.interrupt_streaming()
-        if interrupted:
-            logger.info("marked %d replies left streaming by the last run as interrupted", interrupted)
-        reg = registry or build_registry(settings)
         hub = Hub(grace_seconds=settings.stream_grace_seconds, ttl_seconds=settings.event_log_ttl_seconds)
-        replies = ReplyService(settings, reg, hub, repository)
+        cluster = None
+        if settings.redis_url:
+            # Other replicas may be generating right now: their dead are found by the sweeper instead.
+            cluster = Cluster(
+                settings.redis_url,
+                repository,
+                hub,
+                log_ttl_seconds=settings.event_log_ttl_seconds,
+                reply_timeout_seconds=settings.reply_timeout_seconds,
+            )
+            await cluster.start()
+        else:
+            interrupted = await repository.interrupt_streaming()
+            if interrupted:
+                logger.info("marked %d replies left streaming by the last run as interrupted", interrupted)
+        reg = registry or build_registry(settings)
+        replies = ReplyService(settings, reg, hub, repository, cluster=cluster)
         metrics = Metrics(hub, _local_queue_length(reg), log_content=settings.log_content)
         hub.observers.append(metrics.reply_started)
         app.state.metrics = metrics
@@ -69,6 +82,8 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         finally:
             app.state.shutting_down = True
             await hub.shutdown(deadline_seconds=settings.shutdown_grace_seconds)
+            if cluster is not None:
+                await cluster.stop()
             if registry is None:
                 await reg.aclose()
             await database.aclose()

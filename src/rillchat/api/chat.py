@@ -13,7 +13,7 @@ from rillchat.api.schemas import ChatReply, ChatRequest, ErrorBody, WireUsage
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyStreamResponse
 from rillchat.events import ReplyStatus
-from rillchat.streams.generation import Generation
+from rillchat.streams.replies import AnyReply
 
 __all__ = ["router"]
 
@@ -71,7 +71,7 @@ async def chat(body: ChatRequest, request: Request) -> Response:
 class _WholeReply(Response):
     """Waits for the whole reply; a client that leaves meanwhile takes the reply down with it."""
 
-    def __init__(self, generation: Generation, services: Services) -> None:
+    def __init__(self, generation: AnyReply, services: Services) -> None:
         self.generation = generation
         self.services = services
         self.background = None
@@ -97,7 +97,7 @@ async def _client_gone(receive: Receive) -> None:
         pass
 
 
-def _reply_response(generation: Generation) -> Response:
+def _reply_response(generation: AnyReply) -> Response:
     outcome = generation.outcome
     assert outcome is not None
     if outcome.open_error is not None:

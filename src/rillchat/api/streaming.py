@@ -22,8 +22,8 @@ from rillchat.encoders.sse import KEEPALIVE, SSE_HEADERS
 from rillchat.encoders.text import TEXT_HEADERS
 from rillchat.errors import RillchatError
 from rillchat.events import Finish, ReplyStatus
-from rillchat.streams.generation import Generation
 from rillchat.streams.hub import Hub
+from rillchat.streams.replies import AnyReply
 
 __all__ = ["ReplyAborted", "ReplyStreamResponse"]
 
@@ -41,7 +41,7 @@ class ReplyStreamResponse(Response):
 
     def __init__(
         self,
-        generation: Generation,
+        generation: AnyReply,
         hub: Hub,
         *,
         sse: bool,

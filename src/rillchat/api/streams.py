@@ -12,7 +12,7 @@ from rillchat.api.chat import ERROR_RESPONSES, owner_of
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyStreamResponse
 from rillchat.errors import InvalidField, NotFound, RequestError
-from rillchat.streams.generation import Generation
+from rillchat.streams.replies import AnyReply
 
 __all__ = ["router"]
 
@@ -29,16 +29,11 @@ class StreamGone(RequestError):
     code = "stream_expired"
 
 
-async def find_generation(services: Services, reply_id: str, owner: str | None) -> Generation:
-    live = services.hub.get(reply_id)
-    if live is not None and live.owner == owner:
-        return live
-    stored = await services.repository.find_reply(reply_id=reply_id)
-    if stored is not None:
-        replayed = await services.replies.replay(stored, owner)
-        if replayed is not None:
-            return replayed
-    raise NotFound(f"reply {reply_id!r} not found")
+async def find_generation(services: Services, reply_id: str, owner: str | None) -> AnyReply:
+    found = await services.replies.find(reply_id, owner)
+    if found is None:
+        raise NotFound(f"reply {reply_id!r} not found")
+    return found
 
 
 def parse_last_event_id(request: Request, query_value: str | None) -> int:

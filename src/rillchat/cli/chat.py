@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import signal
 import socket
 import sys
 import threading
@@ -34,7 +35,6 @@ from rich.spinner import Spinner
 from rillchat.client import (
     DEFAULT_BASE_URL,
     Client,
-    Finish,
     ModelInfo,
     Queued,
     Reply,
@@ -52,7 +52,7 @@ ApiKeyOption = Annotated[
 ]
 
 FRAME_SECONDS = 1 / 15  # the reply is redrawn at most 15 times a second
-PROMPT = "[bold cyan]you>[/] "
+PROMPT = "[bold cyan]you> [/]"
 
 HELP = """\
 [bold]Commands[/]
@@ -94,8 +94,8 @@ def chat(
     """Chat in the terminal: replies stream in as markdown; Ctrl+C stops one."""
     piped = prompt == "-" or (prompt is None and not sys.stdin.isatty())
     if piped:
-        prompt = sys.stdin.read()
-        if not prompt.strip():
+        prompt = sys.stdin.read().rstrip()  # `echo` and heredocs end with a newline that is not the message
+        if not prompt:
             _fail("nothing to send: stdin was empty", code=2)
     with contextlib.ExitStack() as stack:
         if embedded:
@@ -115,13 +115,13 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _conversation(session: Session, continue_: bool) -> str:
-    """The conversation to write into: the latest one with ``-c`` (if any), else a new one."""
+def _conversation(session: Session, continue_: bool) -> tuple[str, bool]:
+    """The conversation to write into: the latest one with ``-c`` (if any), else a new one (True)."""
     if continue_:
         latest = session.client.conversations.list(limit=1)
         if latest.conversations:
-            return latest.conversations[0].id
-    return session.client.conversations.create().id
+            return latest.conversations[0].id, False
+    return session.client.conversations.create().id, True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -129,22 +129,28 @@ def _conversation(session: Session, continue_: bool) -> str:
 
 
 def _once(session: Session, text: str, continue_: bool, *, plain: bool) -> int:
+    created = False
+    reply: Reply | None = None
     try:
-        session.conversation_id = _conversation(session, continue_)
+        session.conversation_id, created = _conversation(session, continue_)
+        reply = _start(session, text)
         if plain:
-            return _plain_reply(session, text)
-        console = Console(highlight=False)
-        status = _rich_reply(console, session, text)
+            return _plain_reply(reply)
+        _rich_reply(Console(highlight=False), reply)
+        return 0 if reply.status in (ReplyStatus.COMPLETED, ReplyStatus.INCOMPLETE) else 1
     except RillchatClientError as exc:
         print(f"rillchat: {exc.message}", file=sys.stderr)
         return 1
-    return 0 if status in (ReplyStatus.COMPLETED, ReplyStatus.INCOMPLETE) else 1
+    finally:
+        if created and session.conversation_id and (reply is None or reply.reply_id is None):
+            # Refused before it started (a typo in the model name, say): leave no empty conversation behind.
+            with contextlib.suppress(RillchatClientError):
+                session.client.conversations.delete(session.conversation_id)
 
 
-def _plain_reply(session: Session, text: str) -> int:
+def _plain_reply(reply: Reply) -> int:
     """The reply's text to stdout as it arrives, nothing else; problems to stderr."""
     out = sys.stdout
-    reply = _start(session, text)
     last = ""
     try:
         with reply:
@@ -224,7 +230,7 @@ def _interactive(session: Session, continue_: bool) -> int:
         try:
             if session.conversation_id is None:
                 session.conversation_id = session.client.conversations.create().id
-            _rich_reply(console, session, line)
+            _rich_reply(console, _start(session, line))
         except RillchatClientError as exc:
             console.print(f"[red]error: {escape(exc.message)}[/]")
 
@@ -307,9 +313,10 @@ class _Tail:
 _DONE = object()
 
 
-def _rich_reply(console: Console, session: Session, text: str) -> ReplyStatus | None:
-    """Stream one reply in place. The reply is read on a worker thread; this thread draws, and takes Ctrl+C."""
-    reply = _start(session, text)
+def _rich_reply(console: Console, reply: Reply) -> None:
+    """Stream one reply in place. A worker thread reads the reply; this one draws and watches for Ctrl+C,
+    which only counts (no KeyboardInterrupt in the middle of drawing): the first stops the reply, whose
+    stream then ends with its ``finish``; a second one stops waiting for that."""
     events: queue.Queue[object] = queue.Queue()
 
     def read() -> None:
@@ -317,47 +324,50 @@ def _rich_reply(console: Console, session: Session, text: str) -> ReplyStatus | 
             with reply:
                 for event in reply:
                     events.put(event)
-        except RillchatClientError as exc:
+        except Exception as exc:
             events.put(exc)
         finally:
             events.put(_DONE)
 
-    threading.Thread(target=read, name="rillchat-reply", daemon=True).start()
+    interrupts = 0
+
+    def on_interrupt(_signum: int, _frame: object) -> None:
+        nonlocal interrupts
+        interrupts += 1
+
     spinner = Spinner("dots", text="waiting for first token", style="cyan")
-    error: RillchatClientError | None = None
-    stopping = False
-    with Live(spinner, console=console, auto_refresh=False, transient=True) as live:
-        last_frame = 0.0
-        done = False
-        while not done:
-            try:
-                item: object = events.get(timeout=FRAME_SECONDS)
-                while True:  # everything already there, then one frame
-                    if item is _DONE:
-                        done = True
-                        break
-                    if isinstance(item, RillchatClientError):
-                        error = item
-                    elif type(item) is Queued:
-                        spinner.update(text=f"queued (position {item.position})")
-                    item = events.get_nowait()
-            except queue.Empty:
-                pass
-            except KeyboardInterrupt:
-                if stopping:
-                    break  # a second Ctrl+C: stop waiting for the stop
-                stopping = True
-                spinner.update(text="stopping")
-                threading.Thread(target=_stop_quietly, args=(reply,), daemon=True).start()
-            now = time.monotonic()
-            if not done and now - last_frame >= FRAME_SECONDS:
-                so_far = reply.text_so_far
-                live.update(_Tail(Markdown(so_far)) if so_far else spinner, refresh=True)
-                last_frame = now
-    if reply.text_so_far:
-        console.print(Markdown(reply.text_so_far))
-    _print_outcome(console, reply.finish, reply, error, stopping)
-    return reply.status
+    error: Exception | None = None
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        threading.Thread(target=read, name="rillchat-reply", daemon=True).start()
+        with Live(spinner, console=console, auto_refresh=False, transient=True) as live:
+            last_frame = 0.0
+            done = False
+            while not done and interrupts < 2:
+                with contextlib.suppress(queue.Empty):
+                    item: object = events.get(timeout=FRAME_SECONDS)
+                    while True:  # everything there already, then one frame
+                        if item is _DONE:
+                            done = True
+                            break
+                        if isinstance(item, Exception):
+                            error = item
+                        elif type(item) is Queued:
+                            spinner.update(text=f"queued (position {item.position})")
+                        item = events.get_nowait()
+                if interrupts and spinner.text != "stopping":
+                    spinner.update(text="stopping")
+                    threading.Thread(target=_stop_quietly, args=(reply,), daemon=True).start()
+                now = time.monotonic()
+                if not done and now - last_frame >= FRAME_SECONDS:
+                    so_far = reply.text_so_far
+                    live.update(_Tail(Markdown(so_far)) if so_far else spinner, refresh=True)
+                    last_frame = now
+        if reply.text_so_far:
+            console.print(Markdown(reply.text_so_far))
+        _print_outcome(console, reply, error, stopping=interrupts > 0)
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
 
 
 def _stop_quietly(reply: Reply) -> None:
@@ -365,11 +375,11 @@ def _stop_quietly(reply: Reply) -> None:
         reply.stop()
 
 
-def _print_outcome(
-    console: Console, finish: Finish | None, reply: Reply, error: RillchatClientError | None, stopping: bool
-) -> None:
+def _print_outcome(console: Console, reply: Reply, error: Exception | None, *, stopping: bool) -> None:
+    finish = reply.finish
     if error is not None:
-        console.print(f"[red]error: {escape(error.message)}[/]")
+        message = error.message if isinstance(error, RillchatClientError) else f"{type(error).__name__}: {error}"
+        console.print(f"[red]error: {escape(message)}[/]")
     elif finish is None:
         console.print("[dim](stopped waiting)[/]" if stopping else "[red](the reply did not finish)[/]")
     elif finish.status is ReplyStatus.FAILED:

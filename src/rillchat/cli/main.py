@@ -25,8 +25,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     model: Annotated[str | None, typer.Option(help="Default model id.")] = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    workers: Annotated[int, typer.Option(help="Worker processes (more than 1 needs RILLCHAT_REDIS_URL).")] = 1,
 ) -> None:
     """Serve the API and the browser UI."""
+    import os
+
     import uvicorn
 
     from rillchat.api.app import create_app
@@ -42,8 +45,16 @@ def serve(
         overrides["default_model"] = model
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(log_level, settings.log_format)
+    if workers > 1:
+        if not settings.redis_url:
+            # Each worker has its own memory: without Redis a resume or stop could reach the wrong one.
+            raise typer.BadParameter("--workers above 1 needs RILLCHAT_REDIS_URL", param_hint="--workers")
+        if model is not None:
+            os.environ["RILLCHAT_DEFAULT_MODEL"] = model  # workers build their own settings
     uvicorn.run(
-        create_app(settings),
+        "rillchat.api.app:create_app" if workers > 1 else create_app(settings),
+        factory=workers > 1,
+        workers=workers,
         host=settings.host,
         port=settings.port,
         log_config=None,

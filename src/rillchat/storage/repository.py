@@ -294,6 +294,29 @@ class Repository:
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def interrupt_reply(self, reply_id: str, content: str, output_tokens: int | None) -> bool:
+        """End one reply whose generator died, keeping the text it had produced."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                update(Message)
+                .where(Message.reply_id == reply_id, Message.status == "streaming")
+                .values(
+                    status="interrupted",
+                    finish_reason="cancelled",
+                    content=content,
+                    output_tokens=output_tokens,
+                    updated_at=utcnow(),
+                )
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def streaming_replies(self, updated_before: datetime) -> list[str]:
+        query = select(Message.reply_id).where(
+            Message.status == "streaming", Message.updated_at < updated_before, Message.reply_id.is_not(None)
+        )
+        async with self.sessions() as session:
+            return [r for r in (await session.scalars(query)).all() if r]
+
     async def count_messages(self) -> int:
         async with self.sessions() as session:
             return int(await session.scalar(select(func.count()).select_from(Message)) or 0)

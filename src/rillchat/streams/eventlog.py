@@ -15,7 +15,7 @@ from rillchat.encoders.sse import encode_event
 from rillchat.encoders.text import encode_text
 from rillchat.events import Event
 
-__all__ = ["EventLog", "LogEntry", "MemoryEventLog"]
+__all__ = ["EventLog", "LogEntry", "MemoryEventLog", "render"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,10 @@ class LogEntry:
     event: Event
     sse: bytes
     text: bytes
+
+
+def render(seq: int, event: Event) -> LogEntry:
+    return LogEntry(seq, event, encode_event(seq, event), encode_text(event))
 
 
 class EventLog(Protocol):
@@ -71,9 +75,13 @@ class MemoryEventLog:
         if self._closed:
             raise RuntimeError("append to a closed event log")
         seq = len(self._entries) + 1
-        self._entries.append(LogEntry(seq, event, encode_event(seq, event), encode_text(event)))
-        self._wake()
+        self._publish([render(seq, event)])
         return seq
+
+    def _publish(self, entries: list[LogEntry]) -> None:
+        """Make entries visible to readers (subclasses may hold them back until they are durable)."""
+        self._entries.extend(entries)
+        self._wake()
 
     async def close(self) -> None:
         self._closed = True

@@ -51,6 +51,8 @@ class Timing:
 
 
 class Generation:
+    local = True
+
     def __init__(
         self,
         start: Start,

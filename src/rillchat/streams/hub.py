@@ -11,13 +11,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from rillchat.streams.generation import Generation
 
-__all__ = ["Hub"]
+__all__ = ["Hub", "Reply"]
 
 logger = logging.getLogger("rillchat.hub")
+
+
+class Reply(Protocol):
+    """What followers need of a reply, generated here (``Generation``) or elsewhere (``RemoteReply``)."""
+
+    id: str
+    local: bool
+
+    @property
+    def done(self) -> bool: ...
+
+    def interrupt(self) -> None: ...
 
 
 class Hub:
@@ -30,6 +43,11 @@ class Hub:
         self._by_request: dict[str, str] = {}
         self._expiry: dict[str, float] = {}
         self.observers: list[Callable[[Generation], None]] = []
+        # Set by the cluster when replicas share Redis: readers of this replica's replies on other
+        # replicas count as followers too; readers here of other replicas' replies are counted there.
+        self.remote_followers: Callable[[str], Awaitable[int]] | None = None
+        self.remote_follow: Callable[[str, int], Awaitable[None]] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
         return len(self._live)
@@ -54,13 +72,26 @@ class Hub:
         reply_id = self._by_request.get(client_request_id)
         return self._live.get(reply_id) if reply_id else None
 
-    def attach(self, generation: Generation) -> None:
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def attach(self, generation: Reply) -> None:
+        if not generation.local:
+            if self.remote_follow is not None:
+                self._spawn(self.remote_follow(generation.id, 1))
+            return
         self._followers[generation.id] = self._followers.get(generation.id, 0) + 1
         timer = self._grace_timers.pop(generation.id, None)
         if timer is not None:
             timer.cancel()
 
-    def detach(self, generation: Generation, *, interrupt_now: bool) -> None:
+    def detach(self, generation: Reply, *, interrupt_now: bool) -> None:
+        if not generation.local:
+            if self.remote_follow is not None:
+                self._spawn(self.remote_follow(generation.id, -1))
+            return
         left = self._followers.get(generation.id, 1) - 1
         self._followers[generation.id] = left
         if left > 0 or generation.done:
@@ -74,9 +105,32 @@ class Hub:
     def followers(self, reply_id: str) -> int:
         return self._followers.get(reply_id, 0)
 
-    def _grace_expired(self, generation: Generation) -> None:
+    def _grace_expired(self, generation: Reply) -> None:
+        if isinstance(generation, Generation):
+            self._grace_expired_here(generation)
+
+    def _grace_expired_here(self, generation: Generation) -> None:
         self._grace_timers.pop(generation.id, None)
-        if self._followers.get(generation.id, 0) == 0:
+        if self._followers.get(generation.id, 0) != 0 or generation.done:
+            return
+        if self.remote_followers is None:
+            generation.interrupt()
+            return
+        self._spawn(self._grace_expired_everywhere(generation))
+
+    async def _grace_expired_everywhere(self, generation: Generation) -> None:
+        assert self.remote_followers is not None
+        try:
+            elsewhere = await self.remote_followers(generation.id)
+        except Exception:
+            logger.warning("could not count followers on other replicas", exc_info=True)
+            elsewhere = 0
+        if self._followers.get(generation.id, 0) or generation.done:
+            return
+        if elsewhere > 0:  # someone reads it through another replica: look again after another period
+            loop = asyncio.get_running_loop()
+            self._grace_timers[generation.id] = loop.call_later(self.grace_seconds, self._grace_expired, generation)
+        else:
             generation.interrupt()
 
     def _finished(self, generation: Generation, client_request_id: str | None) -> None:

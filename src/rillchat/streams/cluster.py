@@ -1,0 +1,221 @@
+"""What several replicas share through Redis: who generates which reply, stop signals, followers on
+other replicas, ``clientRequestId`` claims, and the clean-up of replies whose replica died.
+
+Keys (``rillchat:`` prefix): ``log:{reply}`` the event stream (see ``redis_log``), ``reply:{reply}`` a
+hash {replica, owner}, ``live`` the set of replies being generated, ``replica:{id}`` a heartbeat that
+expires ``3 x heartbeat`` after its replica stops beating, ``followers:{reply}`` readers on replicas other
+than the generating one, ``request:{owner}:{clientRequestId}`` the reply a request id claimed, and the
+pub/sub channel ``control`` for stop requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from redis.asyncio import Redis
+
+from rillchat.events import Delta, Finish, FinishReason, ReplyStatus, Start, Usage
+from rillchat.storage import Repository
+from rillchat.streams.generation import Generation
+from rillchat.streams.hub import Hub
+from rillchat.streams.redis_log import RedisEventLog, RedisLogReader, read_entries
+from rillchat.streams.remote import RemoteReply
+
+__all__ = ["Cluster"]
+
+logger = logging.getLogger("rillchat.cluster")
+
+CONTROL = "rillchat:control"
+LIVE = "rillchat:live"
+
+
+def _str(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _owner_key(owner: str | None) -> str:
+    return owner if owner is not None else "-"
+
+
+class Cluster:
+    def __init__(
+        self,
+        redis_url: str,
+        repository: Repository,
+        hub: Hub,
+        *,
+        log_ttl_seconds: float,
+        reply_timeout_seconds: float,
+        heartbeat_seconds: float = 1.0,
+    ) -> None:
+        self.redis = Redis.from_url(redis_url, max_connections=20_000)
+        self.repository = repository
+        self.hub = hub
+        self.replica_id = f"replica_{secrets.token_hex(6)}"
+        self.log_ttl = log_ttl_seconds
+        self.live_ttl = reply_timeout_seconds + log_ttl_seconds
+        self.heartbeat = heartbeat_seconds
+        self._tasks: list[asyncio.Task[None]] = []
+        hub.observers.append(self._on_started)
+        hub.remote_followers = self.remote_followers
+        hub.remote_follow = self.follow_remote
+
+    # Life of this replica
+
+    async def start(self) -> None:
+        await self._beat()
+        self._tasks = [
+            asyncio.create_task(self._beating(), name="cluster-heartbeat"),
+            asyncio.create_task(self._listening(), name="cluster-control"),
+            asyncio.create_task(self._sweeping(), name="cluster-sweeper"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.redis.delete(f"rillchat:replica:{self.replica_id}")
+        await self.redis.aclose()
+
+    async def _beat(self) -> None:
+        await self.redis.set(f"rillchat:replica:{self.replica_id}", b"1", px=int(self.heartbeat * 3000))
+
+    async def _beating(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            try:
+                await self._beat()
+            except Exception:
+                logger.warning("heartbeat to Redis failed", exc_info=True)
+
+    # Replies generated here
+
+    def log_for(self, reply_id: str) -> RedisEventLog:
+        return RedisEventLog(self.redis, reply_id, self.log_ttl, self.live_ttl)
+
+    async def claim_request(self, owner: str | None, client_request_id: str, reply_id: str) -> str | None:
+        """Claim a request id for a new reply; return the reply that claimed it first, if another did."""
+        key = f"rillchat:request:{_owner_key(owner)}:{client_request_id}"
+        if await self.redis.set(key, reply_id, nx=True, ex=int(self.live_ttl)):
+            return None
+        return await self.request_reply(owner, client_request_id)
+
+    async def request_reply(self, owner: str | None, client_request_id: str) -> str | None:
+        existing = await self.redis.get(f"rillchat:request:{_owner_key(owner)}:{client_request_id}")
+        return _str(existing) if existing else None
+
+    async def register(self, reply_id: str, owner: str | None) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(f"rillchat:reply:{reply_id}", mapping={"replica": self.replica_id, "owner": _owner_key(owner)})
+        pipe.expire(f"rillchat:reply:{reply_id}", int(self.live_ttl))
+        pipe.sadd(LIVE, reply_id)
+        await pipe.execute()
+
+    def _on_started(self, generation: Generation) -> None:
+        task = generation.task
+        if task is not None:
+            task.add_done_callback(lambda _: asyncio.ensure_future(self._finished(generation.id)))
+
+    async def _finished(self, reply_id: str) -> None:
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.srem(LIVE, reply_id)
+            pipe.expire(f"rillchat:reply:{reply_id}", int(self.log_ttl))
+            await pipe.execute()
+        except Exception:
+            logger.warning("unregistering reply %s failed", reply_id, exc_info=True)
+
+    # Replies generated elsewhere
+
+    async def remote_reply(self, reply_id: str, owner: str | None) -> RemoteReply | None:
+        meta = await self.redis.hgetall(f"rillchat:reply:{reply_id}")
+        if not meta or _str(meta.get(b"owner", b"")) != _owner_key(owner):
+            return None
+        # Registered a moment ago, the log may not have its first event yet: follow it from the start.
+        log = await RedisLogReader.open(self.redis, reply_id) or RedisLogReader(self.redis, reply_id, 0, False)
+        first = await read_entries(self.redis, reply_id, 0) if log.last_seq else []
+        start = first[0].event if first and isinstance(first[0].event, Start) else Start(reply_id, "")
+        return RemoteReply(reply_id, owner, log, start, self.request_stop)
+
+    async def request_stop(self, reply_id: str) -> None:
+        await self.redis.publish(CONTROL, orjson.dumps({"op": "stop", "reply": reply_id}))
+
+    async def follow_remote(self, reply_id: str, change: int) -> None:
+        key = f"rillchat:followers:{reply_id}"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.incrby(key, change)
+        pipe.expire(key, int(self.live_ttl))
+        await pipe.execute()
+
+    async def remote_followers(self, reply_id: str) -> int:
+        value = await self.redis.get(f"rillchat:followers:{reply_id}")
+        return int(value) if value else 0
+
+    async def _listening(self) -> None:
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CONTROL)
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        command = orjson.loads(message["data"])
+                        generation = self.hub.get(command.get("reply", ""))
+                        if command.get("op") == "stop" and generation is not None:
+                            generation.stop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("control channel lost; reconnecting", exc_info=True)
+                await asyncio.sleep(0.5)
+
+    # Replies whose replica died
+
+    async def _sweeping(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat * 2)
+            try:
+                await self.sweep()
+            except Exception:
+                logger.warning("sweeping replies of dead replicas failed", exc_info=True)
+
+    async def sweep(self) -> int:
+        """End the replies of replicas whose heartbeat stopped: interrupted, with the text they had."""
+        ended = 0
+        for raw in await self.redis.smembers(LIVE):
+            reply_id = _str(raw)
+            replica = await self.redis.hget(f"rillchat:reply:{reply_id}", "replica")
+            if replica is not None and await self.redis.exists(f"rillchat:replica:{_str(replica)}"):
+                continue
+            if not await self.redis.set(f"rillchat:sweep:{reply_id}", self.replica_id, nx=True, ex=60):
+                continue  # another replica is on it
+            await self._end_orphan(reply_id)
+            ended += 1
+        # Rows left 'streaming' with no live entry at all (Redis lost it, or it expired long ago).
+        cutoff = datetime.now(UTC) - timedelta(seconds=self.live_ttl)
+        for reply_id in await self.repository.streaming_replies(cutoff):
+            if await self.redis.sismember(LIVE, reply_id):
+                continue
+            if await self.redis.set(f"rillchat:sweep:{reply_id}", self.replica_id, nx=True, ex=60):
+                await self._end_orphan(reply_id)
+                ended += 1
+        return ended
+
+    async def _end_orphan(self, reply_id: str) -> None:
+        entries = await read_entries(self.redis, reply_id)
+        text = "".join(e.event.text for e in entries if type(e.event) is Delta)
+        deltas = sum(1 for e in entries if type(e.event) is Delta)
+        if not any(type(e.event) is Finish for e in entries) and entries:
+            log = RedisLogReader(self.redis, reply_id, entries[-1].seq, closed=False)
+            usage = Usage(None, deltas) if deltas else None
+            await log.append(Finish(ReplyStatus.INTERRUPTED, FinishReason.CANCELLED, usage))
+            await self.redis.expire(f"rillchat:log:{reply_id}", int(self.log_ttl))
+        await self.repository.interrupt_reply(reply_id, text, deltas or None)
+        await self.redis.srem(LIVE, reply_id)
+        logger.info("reply %s of a dead replica ended as interrupted", reply_id)
