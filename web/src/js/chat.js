@@ -1,0 +1,425 @@
+// The chat controller: sends messages, runs the reply streams, regenerates/edits/retries/stops, and
+// loads conversations (attaching to a reply that is still being generated). Views only read the state
+// and call these methods.
+import { api } from "./api.js";
+import { uuid } from "./dom.js";
+import { ReplyStream } from "./replystream.js";
+import { makeMessage } from "./state.js";
+import { save } from "./storage.js";
+
+const STATUS_WORDS = {
+  completed: "Reply finished",
+  stopped: "Reply stopped",
+  incomplete: "Reply incomplete",
+  failed: "Reply failed",
+  interrupted: "Reply interrupted",
+};
+
+/** Deltas per second over the last two seconds (approximate tokens/s). */
+class RateMeter {
+  constructor() {
+    this.times = [];
+    this.first = 0;
+  }
+  tick(now = performance.now()) {
+    if (!this.first) this.first = now;
+    this.times.push(now);
+    while (this.times.length && now - this.times[0] > 2000) this.times.shift();
+  }
+  rate(now = performance.now()) {
+    while (this.times.length && now - this.times[0] > 2000) this.times.shift();
+    const span = Math.min(2000, now - this.first);
+    if (!this.times.length || span < 250) return null;
+    return (this.times.length * 1000) / span;
+  }
+}
+
+function normalizeError(error) {
+  if (!error) return null;
+  if (typeof error === "string") return { code: "error", message: error };
+  return { code: error.code ?? "error", message: error.message ?? String(error) };
+}
+
+/** A server message -> the UI's message. */
+function fromServer(m) {
+  return makeMessage({
+    id: m.id ?? null,
+    role: m.role,
+    content: m.content ?? "",
+    status: m.status ?? "completed",
+    finishReason: m.finishReason ?? null,
+    error: normalizeError(m.error),
+    model: m.model ?? null,
+    usage: m.usage ?? null,
+    replyId: m.replyId ?? null,
+  });
+}
+
+export class ChatController {
+  constructor(state, { announce, conversations, focusComposer }) {
+    this.state = state;
+    this.announce = announce;
+    this.conversations = conversations;
+    this.focusComposer = focusComposer;
+    this.stream = null;
+    this.meter = null;
+    this.rateTimer = null;
+    this.loadToken = 0;
+    this.stateless = false; // the server has no conversation API: send the history with each request
+  }
+
+  // ---- progress -------------------------------------------------------------------------------------
+
+  setActive(patch) {
+    const s = this.state;
+    s.active = patch === null ? null : { ...(s.active ?? {}), ...patch };
+    s.emit("active", s.active);
+  }
+
+  startRateTimer() {
+    clearInterval(this.rateTimer);
+    this.meter = new RateMeter();
+    this.rateTimer = setInterval(() => {
+      if (this.state.active?.phase === "streaming") this.setActive({ rate: this.meter.rate() });
+    }, 500);
+  }
+
+  // ---- sending --------------------------------------------------------------------------------------
+
+  /** Sends `text` as a new user message. `replaceFrom` (a user message) makes it an edit/regenerate. */
+  async send(text, { replaceFrom = null } = {}) {
+    const s = this.state;
+    if (s.busy || !text.trim()) return false;
+    if (replaceFrom) this.removeFrom(replaceFrom.key);
+    const user = makeMessage({ role: "user", content: text, status: "completed" });
+    const reply = makeMessage({ role: "assistant", status: "streaming", model: s.model });
+    for (const m of [user, reply]) {
+      s.messages.push(m);
+      s.emit("message-added", m);
+    }
+    this.setActive({ key: reply.key, phase: "sending", position: null, rate: null, attempt: 0 });
+    this.announce("Sending message");
+
+    const body = {
+      userInput: text,
+      messages: [],
+      clientRequestId: uuid(),
+    };
+    if (s.model) body.model = s.model;
+    if (s.settings.instructions.trim()) body.instructions = s.settings.instructions;
+    if (typeof s.settings.temperature === "number" && Number.isFinite(s.settings.temperature)) {
+      body.temperature = s.settings.temperature; // 0 is sent as 0
+    }
+    try {
+      await this.ensureConversation(text);
+    } catch (err) {
+      this.fail(reply, { code: err.code ?? "conversation_error", message: err.message });
+      return true;
+    }
+    if (this.stateless) {
+      body.messages = s.messages
+        .filter((m) => m !== user && m !== reply && m.content && (m.role === "user" || m.role === "assistant"))
+        .map((m) => ({ role: m.role, content: m.content }));
+    } else {
+      body.conversationId = s.conversationId;
+      if (replaceFrom?.id) body.replaceFromMessageId = replaceFrom.id;
+    }
+    this.conversations.touch(s.conversationId);
+    await this.runStream(reply, user, { body });
+    return true;
+  }
+
+  async ensureConversation(text) {
+    const s = this.state;
+    if (s.conversationId || this.stateless) return;
+    const title = text.trim().split("\n")[0].slice(0, 60);
+    try {
+      const conv = await api.createConversation(title);
+      this.conversations.add(conv);
+      this.setConversation(conv.id, { push: false });
+    } catch (err) {
+      if ([404, 405, 501].includes(err.status)) {
+        this.stateless = true; // no conversation store on this server
+        return;
+      }
+      throw err;
+    }
+  }
+
+  setConversation(id, { push = true } = {}) {
+    const s = this.state;
+    s.conversationId = id;
+    save("conversation", id);
+    const hash = id ? `#c=${encodeURIComponent(id)}` : "";
+    if (location.hash !== hash) {
+      if (push && hash) location.hash = hash;
+      else history.replaceState(null, "", hash || location.pathname + location.search);
+    }
+    s.emit("conversation", id);
+  }
+
+  /** Runs one reply stream to its end, updating `reply` (and `user`'s id) as events arrive. */
+  async runStream(reply, user, options) {
+    const s = this.state;
+    if (s.active?.key !== reply.key) this.setActive({ key: reply.key, phase: "connecting", position: null, rate: null });
+    this.startRateTimer();
+    const stream = new ReplyStream({
+      ...options,
+      onEvent: (ev) => this.onEvent(reply, user, ev),
+      onState: (st) => this.onStreamState(reply, st),
+    });
+    this.stream = stream;
+    let outcome;
+    try {
+      outcome = await stream.run();
+    } catch (err) {
+      outcome = { kind: "lost", error: err };
+    }
+    reply.lastEventId = stream.lastEventId;
+    if (this.stream === stream) this.stream = null;
+    clearInterval(this.rateTimer);
+    switch (outcome.kind) {
+      case "finished":
+        break;
+      case "http-error":
+        reply.status = "failed";
+        reply.error = { code: outcome.error.code ?? "error", message: outcome.error.message };
+        break;
+      case "stopped-locally":
+        reply.status = "stopped";
+        reply.finishReason = "cancelled";
+        break;
+      case "lost":
+        reply.status = "interrupted";
+        reply.error = {
+          code: "connection_lost",
+          message: "Connection lost. The reply may still be running on the server.",
+        };
+        break;
+      case "gone":
+        // The server no longer has the live stream: its database has the outcome.
+        this.settle(reply);
+        if (s.conversationId && !this.stateless) await this.reloadConversation({ attach: false });
+        return;
+      case "aborted":
+        return; // switched away: the view is being replaced
+      default:
+        break;
+    }
+    this.settle(reply);
+  }
+
+  /** The reply ended: final render, status announcement, composer back. */
+  settle(reply) {
+    if (reply.status === "streaming") reply.status = "interrupted";
+    this.setActive(null);
+    this.state.emit("message-changed", reply);
+    let words = STATUS_WORDS[reply.status] ?? "Reply ended";
+    if (reply.error && reply.status !== "completed") words += `: ${reply.error.message}`;
+    this.announce(words);
+    this.conversations.touch(this.state.conversationId);
+  }
+
+  fail(reply, error) {
+    reply.status = "failed";
+    reply.error = error;
+    this.settle(reply);
+  }
+
+  onStreamState(reply, st) {
+    const active = this.state.active;
+    if (!active || active.key !== reply.key) return;
+    if (st.state === "reconnecting" || st.state === "offline") {
+      if (active.phase !== "reconnecting" && active.phase !== "offline") {
+        this.announce(st.state === "offline" ? "Offline. Waiting for the network" : "Connection lost. Reconnecting");
+      }
+      this.setActive({ phase: st.state, attempt: st.attempt, resumePhase: active.resumePhase ?? active.phase });
+    } else if (st.state === "connected" && (active.phase === "reconnecting" || active.phase === "offline")) {
+      this.setActive({ phase: active.resumePhase ?? "waiting", resumePhase: null, attempt: 0 });
+      this.announce("Reconnected");
+    }
+  }
+
+  onEvent(reply, user, { event, data }) {
+    const s = this.state;
+    switch (event) {
+      case "start":
+        reply.replyId = data.replyId ?? reply.replyId;
+        reply.id = data.assistantMessageId ?? reply.id;
+        reply.model = data.model ?? reply.model;
+        if (user && data.userMessageId) user.id = data.userMessageId;
+        if (data.conversationId && !s.conversationId) this.setConversation(data.conversationId, { push: false });
+        if (["sending", "connecting"].includes(s.active?.phase)) this.setActive({ phase: "waiting" });
+        s.emit("message-changed", reply);
+        if (user) s.emit("message-changed", user);
+        break;
+      case "queued":
+        if (typeof data.position === "number" && data.position <= 0) {
+          this.setActive({ phase: "waiting", position: null }); // its turn came
+        } else {
+          this.setActive({ phase: "queued", position: data.position ?? null });
+          this.announce(`Queued, position ${data.position}`);
+        }
+        break;
+      case "delta": {
+        if (typeof data.text !== "string" || !data.text) break;
+        reply.content += data.text;
+        this.meter?.tick();
+        if (s.active && s.active.phase !== "streaming" && s.active.phase !== "stopping") {
+          this.setActive({ phase: "streaming", position: null, resumePhase: null });
+          this.announce("Assistant is replying");
+        }
+        s.emit("message-text", reply);
+        break;
+      }
+      case "error":
+        reply.error = { code: data.code ?? "error", message: data.message ?? "Something went wrong" };
+        break;
+      case "finish":
+        reply.status = data.status ?? "completed";
+        reply.finishReason = data.reason ?? null;
+        reply.usage = data.usage ?? null;
+        if (reply.status === "failed" && !reply.error) {
+          reply.error = { code: data.reason ?? "error", message: "The reply failed" };
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- actions --------------------------------------------------------------------------------------
+
+  stop() {
+    const active = this.state.active;
+    if (!active || !this.stream) return;
+    this.stream.stop();
+    this.setActive({ phase: "stopping" });
+    this.announce("Stopping");
+    this.focusComposer();
+  }
+
+  /** The user message right before `key` (or before the end). */
+  userBefore(key) {
+    const list = this.state.messages;
+    let i = key ? list.findIndex((m) => m.key === key) : list.length;
+    for (i -= 1; i >= 0; i--) if (list[i].role === "user") return list[i];
+    return null;
+  }
+
+  regenerate() {
+    const last = this.state.messages.at(-1);
+    const user = last?.role === "assistant" ? this.userBefore(last.key) : this.state.lastOf("user");
+    if (!user) return;
+    this.resend(user, user.content);
+  }
+
+  editResend(user, text) {
+    if (!text.trim()) return;
+    this.resend(user, text);
+  }
+
+  /** Replaces `user` (and everything after it) by a new user message `text` and its reply. */
+  resend(user, text) {
+    if (this.state.busy) return;
+    // Without a server id the old message never reached the database: just send again.
+    const replaceFrom = user.id && !this.stateless ? user : null;
+    if (!replaceFrom) this.removeFrom(user.key);
+    this.send(text, { replaceFrom });
+  }
+
+  retry(key) {
+    const reply = this.state.message(key);
+    if (!reply || this.state.busy) return;
+    if (reply.error?.code === "connection_lost" && reply.replyId) {
+      // The reply may have gone on without us: pick up where we left off.
+      reply.status = "streaming";
+      reply.error = null;
+      this.state.emit("message-changed", reply);
+      this.setActive({ key: reply.key, phase: "connecting", position: null, rate: null });
+      this.runStream(reply, null, { replyId: reply.replyId, lastEventId: reply.lastEventId ?? null });
+      return;
+    }
+    const user = this.userBefore(key);
+    if (user) this.resend(user, user.content);
+  }
+
+  removeFrom(key) {
+    const s = this.state;
+    const i = s.messages.findIndex((m) => m.key === key);
+    if (i < 0) return;
+    const removed = s.messages.splice(i).map((m) => m.key);
+    s.emit("messages-removed", removed);
+  }
+
+  // ---- conversations --------------------------------------------------------------------------------
+
+  /** Stops listening to the current reply (it goes on on the server). */
+  detach() {
+    if (this.stream) {
+      this.stream.abort();
+      this.stream = null;
+    }
+    clearInterval(this.rateTimer);
+    if (this.state.active) this.setActive(null);
+  }
+
+  newConversation() {
+    this.detach();
+    this.loadToken++;
+    const s = this.state;
+    s.messages = [];
+    this.setConversation(null, { push: false });
+    s.emit("messages", s.messages);
+    this.focusComposer();
+  }
+
+  async openConversation(id, { push = true } = {}) {
+    if (!id) return this.newConversation();
+    this.detach();
+    this.setConversation(id, { push });
+    const s = this.state;
+    s.messages = [];
+    s.emit("messages", s.messages);
+    await this.reloadConversation({ attach: true });
+  }
+
+  /** (Re)loads the current conversation from the server; attaches to a reply still streaming. */
+  async reloadConversation({ attach = true } = {}) {
+    const s = this.state;
+    const id = s.conversationId;
+    const token = ++this.loadToken;
+    s.emit("loading", true);
+    let conv;
+    try {
+      conv = await api.getConversation(id);
+    } catch (err) {
+      if (token !== this.loadToken) return;
+      s.emit("loading", false);
+      if (err.status === 404) {
+        this.announce("That conversation no longer exists");
+        this.conversations.forget(id);
+        this.newConversation();
+      } else if (err.status !== 401) {
+        s.emit("notice", `Could not load the conversation: ${err.message}`);
+      }
+      return;
+    }
+    if (token !== this.loadToken || s.conversationId !== id) return;
+    s.emit("loading", false);
+    s.messages = (conv.messages ?? []).filter((m) => m.role === "user" || m.role === "assistant").map(fromServer);
+    s.emit("messages", s.messages);
+    if (conv.title) this.conversations.update(conv);
+    const live = s.messages.findLast((m) => m.role === "assistant" && m.status === "streaming" && m.replyId);
+    if (live && attach && !s.busy) {
+      // Rebuild its text from the stream's first event: what the database holds may be behind.
+      live.content = "";
+      s.emit("message-text", live);
+      this.setActive({ key: live.key, phase: "connecting", position: null, rate: null, attempt: 0 });
+      this.runStream(live, this.userBefore(live.key), { replyId: live.replyId, lastEventId: null });
+    } else if (live && !attach) {
+      live.status = "interrupted";
+      s.emit("message-changed", live);
+    }
+  }
+}

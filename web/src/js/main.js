@@ -1,0 +1,134 @@
+// Wires the app together: state, views, controller, keyboard, URL hash.
+import { Announcer } from "./announcer.js";
+import { onUnauthorized } from "./api.js";
+import { ChatController } from "./chat.js";
+import { Composer } from "./composer.js";
+import { Conversations } from "./conversations.js";
+import { hydrateIcons } from "./icons.js";
+import { MessageList } from "./messages.js";
+import { Scroller } from "./scroll.js";
+import { Settings } from "./settings.js";
+import { Sidebar } from "./sidebar.js";
+import { AppState } from "./state.js";
+import { load } from "./storage.js";
+
+const $ = (selector) => document.querySelector(selector);
+
+function conversationFromHash() {
+  const m = /(?:^#|&)c=([^&]+)/.exec(location.hash);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+function start() {
+  hydrateIcons();
+  const state = new AppState();
+  const announcer = new Announcer($("#live"));
+  const announce = (text) => announcer.say(text);
+
+  const noticeBox = $("#notice");
+  const notice = (text) => {
+    noticeBox.hidden = !text;
+    noticeBox.querySelector(".notice-text").textContent = text ?? "";
+  };
+  noticeBox.querySelector("button").addEventListener("click", () => notice(null));
+  state.on("notice", notice);
+
+  const conversations = new Conversations(state);
+  let composer = null;
+  const focusComposer = () => composer?.focus();
+  const chat = new ChatController(state, { announce, conversations, focusComposer });
+
+  composer = new Composer($("#composer-form"), {
+    onSend: (text) => {
+      if (state.busy) return false;
+      notice(null);
+      chat.send(text);
+      return true;
+    },
+    onStop: () => chat.stop(),
+  });
+
+  const scroller = new Scroller($("#scroller"), $("#messages"), $("[data-testid=jump-latest]"));
+  new MessageList($("#messages"), $("[data-testid=empty-state]"), state, {
+    retry: (key) => chat.retry(key),
+    regenerate: () => chat.regenerate(),
+    editResend: (message, text) => chat.editResend(message, text),
+    focusComposer,
+  }, scroller);
+
+  const settings = new Settings(state, {
+    select: $("[data-testid=model-select]"),
+    toggle: $("[data-testid=settings-toggle]"),
+    panel: $("#settings"),
+    onKeyChanged: () => {
+      notice(null);
+      settings.loadModels();
+      conversations.refresh();
+      if (state.conversationId && !state.busy) chat.reloadConversation();
+      focusComposer();
+    },
+  });
+  onUnauthorized(() => {
+    notice("This server needs an API key: enter it in Settings.");
+    settings.askForKey();
+  });
+
+  new Sidebar(state, {
+    root: $("#sidebar"),
+    list: $("#conversation-list"),
+    newButton: $("[data-testid=new-conversation]"),
+    moreButton: $("#load-more"),
+    toggle: $("[data-testid=sidebar-toggle]"),
+    scrim: $("#scrim"),
+  }, {
+    conversations,
+    open: (id) => (id ? chat.openConversation(id) : chat.newConversation()),
+    create: () => chat.newConversation(),
+    notice,
+  });
+
+  state.on("active", () => {
+    composer.setBusy(state.busy);
+    document.body.classList.toggle("is-busy", state.busy);
+  });
+  // The tab shows the current conversation's title. Both topics matter: on load the conversation is
+  // opened before the list (with its titles) has arrived, and a rename changes only the list.
+  const updateTitle = () => {
+    const conv = state.conversations.find((c) => c.id === state.conversationId);
+    const title = conv?.title ? `${conv.title} · rillchat` : "rillchat";
+    if (document.title !== title) document.title = title;
+  };
+  state.on("conversation", updateTitle);
+  state.on("conversations", updateTitle);
+
+  // Esc stops the reply (fields that use Esc themselves stop it from getting here).
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && state.busy && !e.defaultPrevented) {
+      e.preventDefault();
+      chat.stop();
+    }
+  });
+
+  // Back/forward and hand-edited URLs switch conversations.
+  window.addEventListener("hashchange", () => {
+    const id = conversationFromHash();
+    if (id !== state.conversationId) chat.openConversation(id, { push: false });
+  });
+
+  window.__rillchat = Object.freeze({
+    get state() {
+      return state;
+    },
+    chat,
+  });
+
+  settings.loadModels();
+  conversations.refresh();
+  const initial = conversationFromHash() ?? (location.hash ? null : load("conversation", null));
+  if (initial) chat.openConversation(initial, { push: false });
+  else state.emit("messages", state.messages);
+  composer.focus();
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();
