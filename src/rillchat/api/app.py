@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 
-from rillchat import __version__
+from rillchat._version import __version__
 from rillchat.api import chat, conversations, models, observability, streams
 from rillchat.api.edge import EdgeMiddleware
 from rillchat.api.errors import install_error_handlers

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 from httpx_sse import ServerSentEvent
 
-from rillchat import __version__
+from rillchat._version import __version__
 from rillchat.client._errors import ReplyFailedError, RillchatConnectionError, error_from_response
 from rillchat.client._models import (
     ChatResult,
