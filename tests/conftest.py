@@ -64,6 +64,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         values: dict[str, Any] = {
             "database_url": f"sqlite+aiosqlite:///{tmp_path / 'rillchat.db'}",
             "stream_grace_seconds": 30.0,
+            "local_model_preload": False,
             "keepalive_seconds": 15.0,
         }
         values.update(overrides)

@@ -21,7 +21,7 @@ def rillchat_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Pope
     sock.close()
     process = subprocess.Popen(
         [sys.executable, "-m", "rillchat.cli.main", "serve", "--port", str(port), "--log-level", "warning"],
-        env={**os.environ, **env},
+        env={"RILLCHAT_LOCAL_MODEL_PRELOAD": "false", **os.environ, **env},
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     openai_models: list[str] = Field(default_factory=lambda: ["gpt-4o-mini", "gpt-4.1-mini", "gpt-4.1"])
     local_model_enabled: bool = True
     local_model_path: Path | None = None
+    local_model_preload: bool = True
     local_context_tokens: int = 2048
     local_threads: int | None = None
 

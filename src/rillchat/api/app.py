@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
             if interrupted:
                 logger.info("marked %d replies left streaming by the last run as interrupted", interrupted)
         reg = registry or build_registry(settings)
+        preload = _preload_local_model(reg) if settings.local_model_preload else None
         replies = ReplyService(settings, reg, hub, repository, cluster=cluster)
         metrics = Metrics(hub, _local_queue_length(reg), log_content=settings.log_content)
         hub.observers.append(metrics.reply_started)
@@ -81,6 +83,8 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
             yield
         finally:
             app.state.shutting_down = True
+            if preload is not None:
+                await asyncio.gather(preload, return_exceptions=True)
             await hub.shutdown(deadline_seconds=settings.shutdown_grace_seconds)
             if cluster is not None:
                 await cluster.stop()
@@ -115,6 +119,15 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
             max_age=600,
         )
     return app
+
+
+def _preload_local_model(registry: ProviderRegistry) -> asyncio.Task[object] | None:
+    """Load the embedded model in the background at start-up, so the first reply does not wait for it."""
+    for provider in registry.providers:
+        load = getattr(provider, "load", None)
+        if load is not None:
+            return asyncio.create_task(load(), name="preload-local-model")
+    return None
 
 
 def _local_queue_length(registry: ProviderRegistry) -> Callable[[], int] | None:
