@@ -11,13 +11,12 @@ from rillchat.errors import (
     UnknownModel,
     UpstreamAuthError,
     UpstreamError,
-    UpstreamProtocolError,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 
-__all__ = ["map_openai_error", "map_transport_error"]
+__all__ = ["map_openai_error"]
 
 
 def _upstream_message(exc: openai.APIStatusError) -> str:
@@ -61,10 +60,3 @@ def map_openai_error(exc: openai.APIError, upstream: str) -> RillchatError:
             return UpstreamUnavailable(f"{upstream} is unavailable ({exc.status_code}): {message}")
         return UpstreamError(f"{upstream} answered {exc.status_code}: {message}")
     return UpstreamError(f"{upstream} failed: {exc.message}")
-
-
-def map_transport_error(exc: httpx2.TransportError, upstream: str) -> UpstreamError:
-    """A failure of the connection while the reply was streaming."""
-    if isinstance(exc, httpx2.TimeoutException):
-        return UpstreamTimeout(f"{upstream} stopped sending")
-    return UpstreamProtocolError(f"the connection to {upstream} broke mid-reply")

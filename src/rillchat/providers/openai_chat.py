@@ -48,7 +48,7 @@ class OpenAIChatProvider(OpenAIWireProvider):
         usage: Usage | None = None
         try:
             async for _name, data in raw.sse():
-                if data == "[DONE]":
+                if data == b"[DONE]":
                     break
                 chunk = orjson.loads(data)
                 choices = chunk.get("choices")
