@@ -11,11 +11,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 from rillchat._version import __version__
 from rillchat.api import chat, conversations, models, observability, streams
 from rillchat.api.edge import EdgeMiddleware
 from rillchat.api.errors import install_error_handlers
+from rillchat.api.fastpath import StreamingFastPath
 from rillchat.api.limits import BodySizeLimit
 from rillchat.api.observability import Metrics
 from rillchat.api.services import Services
@@ -47,11 +49,24 @@ def _quiet_expected_aborts() -> None:
         uvicorn_error.addFilter(_DropExpectedAborts())
 
 
-def create_app(settings: Settings | None = None, registry: ProviderRegistry | None = None) -> FastAPI:
+class RillchatApp(FastAPI):
+    """FastAPI, with the streaming routes answered before its middleware stack (see ``fastpath``)."""
+
+    fast_path: StreamingFastPath | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        fast_path = self.fast_path
+        if fast_path is not None and fast_path.handles(scope):
+            await fast_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, registry: ProviderRegistry | None = None) -> RillchatApp:
     settings = settings or Settings()
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: RillchatApp) -> AsyncIterator[None]:
         database = Database(settings.database_url)
         await database.migrate()
         repository = Repository(database.sessions)
@@ -79,10 +94,12 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         app.state.metrics = metrics
         app.state.services = Services(settings, reg, database, repository, hub, replies)
         app.state.shutting_down = False
+        app.fast_path = StreamingFastPath(app.state.services, settings.api_keys, cors=bool(settings.cors_origins))
         try:
             yield
         finally:
             app.state.shutting_down = True
+            app.fast_path = None
             if preload is not None:
                 await asyncio.gather(preload, return_exceptions=True)
             await hub.shutdown(deadline_seconds=settings.shutdown_grace_seconds)
@@ -93,7 +110,7 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
             await database.aclose()
 
     _quiet_expected_aborts()
-    app = FastAPI(title="rillchat", version=__version__, lifespan=lifespan)
+    app = RillchatApp(title="rillchat", version=__version__, lifespan=lifespan)
     install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(streams.router)

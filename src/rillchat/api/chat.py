@@ -41,6 +41,10 @@ def wants_sse(request: Request) -> bool:
     return "text/event-stream" in request.headers.get("accept", "")
 
 
+def wants_sse_header(accept: bytes) -> bool:
+    return b"text/event-stream" in accept
+
+
 @router.post(
     "/chat/stream",
     responses={

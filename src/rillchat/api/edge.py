@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rillchat.api.errors import error_bytes
 
-__all__ = ["EdgeMiddleware", "RequestIdLogFilter", "hash_api_key", "request_id_var"]
+__all__ = ["EdgeMiddleware", "RequestIdLogFilter", "hash_api_key", "new_request_id", "owner_for", "request_id_var"]
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
@@ -77,24 +77,33 @@ class EdgeMiddleware:
         await self.app(scope, receive, send_with_id)
 
     def _owner(self, authorization: bytes) -> str | None:
-        scheme, _, token = authorization.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        digest = hashlib.sha256(token.strip().encode()).hexdigest()
-        owner = None
-        for name, expected in self.keys:  # compare with every key, in constant time each
-            if hmac.compare_digest(digest, expected):
-                owner = name
-        return owner
+        return owner_for(self.keys, authorization)
 
 
-async def _unauthorized(send: Send) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 401,
-            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="rillchat"')],
-        }
-    )
+def owner_for(keys: list[tuple[str, str]], authorization: bytes) -> str | None:
+    """The owner of the bearer key in an Authorization header, or None."""
+    scheme, _, token = authorization.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    digest = hashlib.sha256(token.strip().encode()).hexdigest()
+    owner = None
+    for name, expected in keys:  # compare with every key, in constant time each
+        if hmac.compare_digest(digest, expected):
+            owner = name
+    return owner
+
+
+def new_request_id(headers: list[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _VALID_REQUEST_ID.match(candidate):
+                return candidate
+    return secrets.token_hex(8)
+
+
+async def _unauthorized(send: Send, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = [(b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="rillchat"')]
+    await send({"type": "http.response.start", "status": 401, "headers": headers + (extra_headers or [])})
     body = error_bytes("unauthorized", "a valid API key is required: Authorization: Bearer <key>")
     await send({"type": "http.response.body", "body": body})

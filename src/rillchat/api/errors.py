@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -12,9 +13,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import Send
 
-from rillchat.errors import RillchatError
+from rillchat.errors import InvalidField, RequestError, RillchatError
 
-__all__ = ["error_bytes", "install_error_handlers", "send_error"]
+__all__ = ["error_bytes", "install_error_handlers", "send_error", "validation_error"]
 
 logger = logging.getLogger("rillchat.api")
 
@@ -36,13 +37,13 @@ def _headers_for(exc: RillchatError) -> dict[str, str] | None:
     return {"retry-after": str(int(exc.retry_after))} if exc.retry_after is not None else None
 
 
-async def send_error(send: Send, exc: RillchatError) -> None:
+async def send_error(send: Send, exc: RillchatError, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """Answer an error from inside a raw ASGI response that has not started yet."""
-    headers = [(b"content-type", b"application/json")]
+    headers = [(b"content-type", b"application/json"), *(extra_headers or [])]
     for name, value in (_headers_for(exc) or {}).items():
         headers.append((name.encode(), value.encode()))
     await send({"type": "http.response.start", "status": exc.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": error_bytes(exc.code, exc.message)})
+    await send({"type": "http.response.body", "body": error_bytes(exc.code, exc.message, getattr(exc, "field", None))})
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -55,14 +56,19 @@ async def _on_rillchat_error(_: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, exc.code, exc.message, getattr(exc, "field", None), _headers_for(exc))
 
 
+def validation_error(errors: Sequence[Any]) -> RillchatError:
+    """The first problem of a body that did not validate, as the error the client gets."""
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": "invalid"}
+    if first.get("type") == "json_invalid":
+        return RequestError("the request body is not valid JSON", code="invalid_json")
+    field = _field_name(tuple(first.get("loc", ())))
+    return InvalidField(field, str(first.get("msg", "invalid value")))
+
+
 async def _on_validation_error(_: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request", "type": "invalid"}
-    field = _field_name(tuple(first.get("loc", ())))
-    if first.get("type") == "json_invalid":
-        return error_response(400, "invalid_json", "the request body is not valid JSON")
-    message = f"{field}: {first.get('msg', 'invalid value')}"
-    return error_response(422, "invalid_field", message, field)
+    error = validation_error(exc.errors())
+    return error_response(error.status_code, error.code, error.message, getattr(error, "field", None))
 
 
 async def _on_http_error(_: Request, exc: Exception) -> Response:

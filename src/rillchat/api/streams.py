@@ -36,8 +36,7 @@ async def find_generation(services: Services, reply_id: str, owner: str | None) 
     return found
 
 
-def parse_last_event_id(request: Request, query_value: str | None) -> int:
-    raw = request.headers.get("last-event-id", query_value)
+def parse_last_event_id(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
     if not raw.isdigit():
@@ -58,8 +57,15 @@ async def follow_stream(
 ) -> ReplyStreamResponse:
     """The reply's events as SSE: from the start, or after ``Last-Event-ID``, then live until it ends."""
     services: Services = request.app.state.services
-    after = parse_last_event_id(request, lastEventId)
-    generation = await find_generation(services, reply_id, owner_of(request))
+    raw = request.headers.get("last-event-id", lastEventId)
+    return await follow_response(services, reply_id, owner_of(request), raw)
+
+
+async def follow_response(
+    services: Services, reply_id: str, owner: str | None, last_event_id: str | None
+) -> ReplyStreamResponse:
+    after = parse_last_event_id(last_event_id)
+    generation = await find_generation(services, reply_id, owner)
     if generation.from_storage and after > 0:
         raise StreamGone(f"the live events of reply {reply_id!r} expired; read the stored message instead")
     last = generation.log.last_seq

@@ -40,7 +40,7 @@ class OpenAIChatProvider(OpenAIWireProvider):
         }
         if request.temperature is not None:
             params["temperature"] = request.temperature
-        raw = await self._open_raw(lambda: self.client.chat.completions.with_streaming_response.create(**params))
+        raw = await self._open_raw("/chat/completions", params)
         return self._events(raw)
 
     async def _events(self, raw: RawStream) -> AsyncIterator[ProviderEvent]:

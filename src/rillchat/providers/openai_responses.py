@@ -42,7 +42,7 @@ class OpenAIResponsesProvider(OpenAIWireProvider):
             params["instructions"] = request.instructions
         if request.temperature is not None:
             params["temperature"] = request.temperature
-        raw = await self._open_raw(lambda: self.client.responses.with_streaming_response.create(**params))
+        raw = await self._open_raw("/responses", params)
         return self._events(raw)
 
     async def _events(self, raw: RawStream) -> AsyncIterator[ProviderEvent]:
