@@ -35,9 +35,11 @@ check: .venv/.synced ## ruff format --check, ruff check, mypy --strict
 	$(UV) run --frozen ruff check src tests bench
 	$(UV) run --frozen mypy
 
+lint: check ## same as check
+
 format: .venv/.synced ## apply ruff's formatting and safe fixes
 	$(UV) run --frozen ruff format src tests bench
 	$(UV) run --frozen ruff check --fix src tests bench
 
-bench: setup ## relay, embedded-model and resume benchmarks (prints a table, writes bench/results/)
+bench: setup ## relay, embedded-model, resume and two-replica benchmarks (~10 min; table + bench/results/)
 	$(UV) run --frozen python -m bench

@@ -23,7 +23,7 @@ from rillchat.events import Delta, Finish, FinishReason, ReplyStatus, Start, Usa
 from rillchat.storage import Repository
 from rillchat.streams.generation import Generation
 from rillchat.streams.hub import Hub
-from rillchat.streams.redis_log import RedisEventLog, RedisLogReader, read_entries
+from rillchat.streams.redis_log import RedisEventLog, RedisLogReader, RedisWriter, read_entries
 from rillchat.streams.remote import RemoteReply
 
 __all__ = ["Cluster"]
@@ -61,6 +61,7 @@ class Cluster:
         self.live_ttl = reply_timeout_seconds + log_ttl_seconds
         self.heartbeat = heartbeat_seconds
         self._tasks: list[asyncio.Task[None]] = []
+        self._writer: RedisWriter | None = None
         hub.observers.append(self._on_started)
         hub.remote_followers = self.remote_followers
         hub.remote_follow = self.follow_remote
@@ -97,7 +98,9 @@ class Cluster:
     # Replies generated here
 
     def log_for(self, reply_id: str) -> RedisEventLog:
-        return RedisEventLog(self.redis, reply_id, self.log_ttl, self.live_ttl)
+        if self._writer is None:
+            self._writer = RedisWriter(self.redis)
+        return RedisEventLog(self._writer, reply_id, self.log_ttl, self.live_ttl)
 
     async def claim_request(self, owner: str | None, client_request_id: str, reply_id: str) -> str | None:
         """Claim a request id for a new reply; return the reply that claimed it first, if another did."""

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from rillchat.events import Event, Finish, event_from_wire
 from rillchat.streams.eventlog import LogEntry, MemoryEventLog, render
 
-__all__ = ["RedisEventLog", "RedisLogReader", "log_key", "read_entries"]
+__all__ = ["RedisEventLog", "RedisLogReader", "RedisWriter", "log_key", "read_entries"]
 
 logger = logging.getLogger("rillchat.redis")
 
@@ -54,23 +54,78 @@ async def read_entries(redis: Redis, reply_id: str, after: int = 0) -> list[LogE
     return [_entry(entry_id, fields) for entry_id, fields in rows]
 
 
+class RedisWriter:
+    """Copies the appends of every log on this replica to Redis in one pipeline per event-loop turn.
+
+    At 20 tokens/s a reply has one new event per turn, so a pipeline per log would be a round trip (and
+    redis-py's command machinery, ~150 µs) per token; one pipeline for all logs shares that cost.
+    """
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+        self._dirty: dict[RedisEventLog, None] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self._flushed = asyncio.Event()
+
+    def mark(self, log: RedisEventLog) -> None:
+        self._dirty[log] = None
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def drained(self, log: RedisEventLog) -> None:
+        while log in self._dirty or log.copying:
+            self._flushed.clear()
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.get_running_loop().create_task(self._flush())
+            await self._flushed.wait()
+
+    async def _flush(self) -> None:
+        failures = 0
+        while self._dirty:
+            await asyncio.sleep(0)  # let the rest of this loop turn's appends join the same pipeline
+            logs, self._dirty = list(self._dirty), {}
+            batches = [(log, log.take_pending()) for log in logs]
+            pipe = self.redis.pipeline(transaction=False)
+            for log, entries in batches:
+                for entry in entries:
+                    pipe.xadd(log.key, _fields(entry), id=f"0-{entry.seq}")
+                if entries and entries[0].seq == 1:
+                    # Bounded even if this replica dies mid-reply and nobody sweeps it.
+                    pipe.expire(log.key, log.live_ttl)
+            try:
+                await pipe.execute()
+            except Exception:
+                failures += 1
+                logger.warning("copying events to Redis failed (%d)", failures, exc_info=True)
+                for log, entries in batches:
+                    log.requeue(entries)
+                    self._dirty[log] = None
+                await asyncio.sleep(min(2.0, 0.05 * 2**failures))
+                continue
+            failures = 0
+            for log, entries in batches:
+                log.published(entries)
+            self._flushed.set()
+        self._flushed.set()
+
+
 class RedisEventLog(MemoryEventLog):
     """The generating replica's log. An event becomes visible to any reader, here or on another replica,
     only once Redis has it: a replica that dies can never have shown a client an event that the others
     cannot replay. The price is one Redis round trip of latency, shared by a whole loop turn of events."""
 
-    __slots__ = ("_closing", "_flusher", "_key", "_live_ttl", "_next_seq", "_pending", "_redis", "_ttl")
+    __slots__ = ("_closing", "_next_seq", "_pending", "_ttl", "_writer", "copying", "key", "live_ttl")
 
-    def __init__(self, redis: Redis, reply_id: str, ttl_seconds: float, live_ttl_seconds: float) -> None:
+    def __init__(self, writer: RedisWriter, reply_id: str, ttl_seconds: float, live_ttl_seconds: float) -> None:
         super().__init__()
-        self._redis = redis
-        self._key = log_key(reply_id)
+        self._writer = writer
+        self.key = log_key(reply_id)
         self._ttl = max(1, int(ttl_seconds))
-        self._live_ttl = max(1, int(live_ttl_seconds))
+        self.live_ttl = max(1, int(live_ttl_seconds))
         self._pending: list[LogEntry] = []
         self._next_seq = 1
-        self._flusher: asyncio.Task[None] | None = None
         self._closing = False
+        self.copying = False
 
     @property
     def last_seq(self) -> int:
@@ -82,38 +137,27 @@ class RedisEventLog(MemoryEventLog):
         seq = self._next_seq
         self._next_seq += 1
         self._pending.append(render(seq, event))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        self._writer.mark(self)
         return seq
 
-    async def _flush(self) -> None:
-        await asyncio.sleep(0)  # let the rest of this loop turn's appends join the same pipeline
-        failures = 0
-        while self._pending:
-            entries, self._pending = self._pending, []
-            pipe = self._redis.pipeline(transaction=False)
-            for entry in entries:
-                pipe.xadd(self._key, _fields(entry), id=f"0-{entry.seq}")
-            if entries[0].seq == 1:
-                # Bounded even if this replica dies mid-reply and nobody sweeps it.
-                pipe.expire(self._key, self._live_ttl)
-            try:
-                await pipe.execute()
-            except Exception:
-                failures += 1
-                logger.warning("copying events of %s to Redis failed (%d)", self._key, failures, exc_info=True)
-                self._pending = entries + self._pending
-                await asyncio.sleep(min(2.0, 0.05 * 2**failures))
-                continue
+    def take_pending(self) -> list[LogEntry]:
+        entries, self._pending = self._pending, []
+        self.copying = bool(entries)
+        return entries
+
+    def requeue(self, entries: list[LogEntry]) -> None:
+        self._pending = entries + self._pending
+        self.copying = False
+
+    def published(self, entries: list[LogEntry]) -> None:
+        self.copying = False
+        if entries:
             self._publish(entries)
 
     async def close(self) -> None:
         self._closing = True
-        while self._flusher is not None and not self._flusher.done():
-            await asyncio.shield(self._flusher)
-        if self._pending:
-            await self._flush()
-        await self._redis.expire(self._key, self._ttl)
+        await self._writer.drained(self)
+        await self._writer.redis.expire(self.key, self._ttl)
         await super().close()
 
 
