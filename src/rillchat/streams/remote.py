@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from rillchat.events import Delta, ErrorEvent, Finish, ReplyStatus, Start
+from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, ReplyStatus, Start
 from rillchat.streams.generation import Outcome
 from rillchat.streams.redis_log import RedisLogReader
 
@@ -63,6 +63,4 @@ class RemoteReply:
                     self.outcome = Outcome(event.status, event.reason, "".join(parts), event.usage, error)
                     return
         if self.outcome is None:  # the stream expired without a finish: it was cut off
-            from rillchat.events import FinishReason
-
             self.outcome = Outcome(ReplyStatus.INTERRUPTED, FinishReason.CANCELLED, "".join(parts), None, error)
