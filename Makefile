@@ -13,7 +13,9 @@ help: ## list the targets
 setup: .venv/.synced $(STATIC)/.built ## install everything (first run compiles llama.cpp: ~4 min)
 
 .venv/.synced: pyproject.toml uv.lock
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@# uv from PyPI if missing; a Debian system Python refuses global installs (PEP 668), so fall back to --user.
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
+		|| python3 -m pip install --quiet --user --break-system-packages uv
 	$(UV) sync --frozen
 	@touch $@
 
