@@ -1,7 +1,7 @@
 // The REST client for rillchat's same-origin API. Streaming responses are returned raw (see replystream.js).
 // When the server is set up with API keys, every /api/ call carries `Authorization: Bearer <key>`; the
 // key is entered in Settings and kept in localStorage. A 401 calls the handler set by the app.
-import { load } from "./storage.js";
+import { loadSecret } from "./storage.js";
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -21,7 +21,7 @@ export function onUnauthorized(handler) {
 
 /** The Authorization header, when an API key is stored. */
 export function authHeaders() {
-  const key = load("apiKey", null);
+  const key = loadSecret("apiKey");
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 

@@ -13,7 +13,7 @@ const status = document.getElementById("guide-status");
 /** The API key the chat page stored, if the server needs one. */
 function apiKeyHeader() {
   try {
-    const key = JSON.parse(localStorage.getItem("rillchat.apiKey") ?? "null");
+    const key = sessionStorage.getItem("rillchat.apiKey");
     return key ? { Authorization: `Bearer ${key}` } : {};
   } catch {
     return {};

@@ -1,7 +1,7 @@
 // Model picker (from /api/models, remembered) and the settings panel: instructions and temperature.
 import { api } from "./api.js";
 import { h } from "./dom.js";
-import { load, save } from "./storage.js";
+import { load, loadSecret, save, saveSecret } from "./storage.js";
 
 export class Settings {
   constructor(state, { select, toggle, panel, onKeyChanged = () => {} }) {
@@ -29,10 +29,10 @@ export class Settings {
       this.store();
     });
     this.keyInput = panel.querySelector("[data-testid=api-key]");
-    this.keyInput.value = load("apiKey", "") ?? "";
+    this.keyInput.value = loadSecret("apiKey") ?? "";
     panel.querySelector("[data-testid=api-key-form]").addEventListener("submit", (e) => {
       e.preventDefault();
-      save("apiKey", this.keyInput.value.trim() || null);
+      saveSecret("apiKey", this.keyInput.value.trim() || null);
       onKeyChanged();
     });
     toggle.addEventListener("click", () => this.open(panel.hidden));

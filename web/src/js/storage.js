@@ -19,3 +19,21 @@ export function save(key, value) {
     /* preferences are optional */
   }
 }
+
+// Secrets (the API key) live for the browser session only: sessionStorage, same prefix, same care.
+export function loadSecret(key) {
+  try {
+    return sessionStorage.getItem(PREFIX + key);
+  } catch {
+    return null;
+  }
+}
+
+export function saveSecret(key, value) {
+  try {
+    if (!value) sessionStorage.removeItem(PREFIX + key);
+    else sessionStorage.setItem(PREFIX + key, value);
+  } catch {
+    /* without storage the key is asked for again */
+  }
+}
