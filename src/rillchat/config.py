@@ -82,7 +82,6 @@ class Settings(BaseSettings):
     keepalive_seconds: float = 15.0
     stream_grace_seconds: float = 30.0
     event_log_ttl_seconds: float = 300.0
-    event_log_max_events: int = 50_000
     shutdown_grace_seconds: float = 10.0
 
     # Storage

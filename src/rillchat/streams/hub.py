@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -41,7 +40,6 @@ class Hub:
         self._followers: dict[str, int] = {}
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         self._by_request: dict[str, str] = {}
-        self._expiry: dict[str, float] = {}
         self.observers: list[Callable[[Generation], None]] = []
         # Set by the cluster when replicas share Redis: readers of this replica's replies on other
         # replicas count as followers too; readers here of other replicas' replies are counted there.
@@ -102,9 +100,6 @@ class Hub:
         loop = asyncio.get_running_loop()
         self._grace_timers[generation.id] = loop.call_later(self.grace_seconds, self._grace_expired, generation)
 
-    def followers(self, reply_id: str) -> int:
-        return self._followers.get(reply_id, 0)
-
     def _grace_expired(self, generation: Reply) -> None:
         if isinstance(generation, Generation):
             self._grace_expired_here(generation)
@@ -137,13 +132,11 @@ class Hub:
         timer = self._grace_timers.pop(generation.id, None)
         if timer is not None:
             timer.cancel()
-        self._expiry[generation.id] = time.monotonic() + self.ttl_seconds
         asyncio.get_running_loop().call_later(self.ttl_seconds, self._forget, generation.id, client_request_id)
 
     def _forget(self, reply_id: str, client_request_id: str | None) -> None:
         self._live.pop(reply_id, None)
         self._followers.pop(reply_id, None)
-        self._expiry.pop(reply_id, None)
         if client_request_id and self._by_request.get(client_request_id) == reply_id:
             del self._by_request[client_request_id]
 
