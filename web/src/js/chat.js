@@ -409,7 +409,7 @@ export class ChatController {
     s.emit("loading", false);
     s.messages = (conv.messages ?? []).filter((m) => m.role === "user" || m.role === "assistant").map(fromServer);
     s.emit("messages", s.messages);
-    if (conv.title) this.conversations.update(conv);
+    this.conversations.update(conv);
     const live = s.messages.findLast((m) => m.role === "assistant" && m.status === "streaming" && m.replyId);
     if (live && attach && !s.busy) {
       // Rebuild its text from the stream's first event: what the database holds may be behind.

@@ -59,9 +59,10 @@ export class Composer {
     if (hadFocus) this.focus(); // the clicked button just disappeared: keep focus in the composer
   }
 
-  focus() {
+  /** `force`: the user asked for it (a skip link), so even a touch screen mid-stream gets the keyboard. */
+  focus({ force = false } = {}) {
     // Not on touch screens mid-stream: popping the keyboard up over the reply is unwelcome.
-    if (matchMedia("(pointer: coarse)").matches && this.busy) return;
+    if (!force && matchMedia("(pointer: coarse)").matches && this.busy) return;
     this.input.focus({ preventScroll: true });
   }
 }

@@ -14,8 +14,14 @@ export class Conversations {
   async refresh() {
     try {
       const page = await api.listConversations({ limit: 50 });
+      const current = this.state.conversations.find((c) => c.id === this.state.conversationId);
       this.state.conversations = page?.data ?? [];
       this.state.nextCursor = page?.nextCursor ?? null;
+      // The open conversation stays listed even when it is older than the first page.
+      if (current && this.state.nextCursor && !this.state.conversations.some((c) => c.id === current.id)) {
+        this.update(current);
+        return;
+      }
     } catch (err) {
       if ([404, 405, 501].includes(err.status)) this.available = false;
       if (err.status !== 401) this.state.emit("notice", this.available ? `Could not load conversations: ${err.message}` : null);
@@ -40,12 +46,29 @@ export class Conversations {
     this.changed();
   }
 
+  /**
+   * A conversation just read from the server: its title and status replace the listed ones; one that is
+   * not listed (older than the pages loaded so far) is added where its date puts it, so the current
+   * conversation is always in the list.
+   */
   update(conv) {
-    const item = this.state.conversations.find((c) => c.id === conv.id);
-    if (item && conv.title && item.title !== conv.title) {
-      item.title = conv.title;
+    const list = this.state.conversations;
+    const item = list.find((c) => c.id === conv.id);
+    const { messages, ...fields } = conv;
+    if (!item) {
+      const at = list.findIndex((c) => (c.updatedAt ?? "") < (conv.updatedAt ?? ""));
+      list.splice(at < 0 ? list.length : at, 0, fields);
       this.changed();
+      return;
     }
+    let changed = false;
+    for (const key of ["title", "runningReplyId"]) {
+      if (key in fields && fields[key] !== undefined && item[key] !== fields[key]) {
+        item[key] = fields[key];
+        changed = true;
+      }
+    }
+    if (changed) this.changed();
   }
 
   /** Moves a conversation to the top (it just got a message). */

@@ -73,7 +73,8 @@ function start() {
     settings.askForKey();
   });
 
-  new Sidebar(state, {
+  const sidebar = new Sidebar(state, {
+    app: $(".app"),
     root: $("#sidebar"),
     list: $("#conversation-list"),
     newButton: $("[data-testid=new-conversation]"),
@@ -87,16 +88,31 @@ function start() {
     notice,
   });
 
+  $("[data-testid=header-new-chat]").addEventListener("click", () => chat.newConversation());
+  // Skip links: to the list (showing the sidebar if it is hidden) and to the composer, focus included.
+  $("[data-testid=skip-to-list]").addEventListener("click", (e) => {
+    e.preventDefault();
+    sidebar.focusList();
+  });
+  $("[data-testid=skip-to-composer]").addEventListener("click", (e) => {
+    e.preventDefault();
+    composer.focus({ force: true });
+  });
+
   state.on("active", () => {
     composer.setBusy(state.busy);
     document.body.classList.toggle("is-busy", state.busy);
   });
-  // The tab shows the current conversation's title. Both topics matter: on load the conversation is
-  // opened before the list (with its titles) has arrived, and a rename changes only the list.
+  // The tab and the header show the current conversation's title. Both topics matter: on load the
+  // conversation is opened before the list (with its titles) has arrived, and a rename changes only the list.
+  const heading = $("[data-testid=conversation-title]");
   const updateTitle = () => {
     const conv = state.conversations.find((c) => c.id === state.conversationId);
     const title = conv?.title ? `${conv.title} · rillchat` : "rillchat";
     if (document.title !== title) document.title = title;
+    const shown = conv?.title || (state.conversationId ? "" : "New chat");
+    if (heading.textContent !== shown) heading.textContent = shown;
+    heading.title = shown;
   };
   state.on("conversation", updateTitle);
   state.on("conversations", updateTitle);
