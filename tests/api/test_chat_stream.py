@@ -95,6 +95,7 @@ def test_no_temperature_means_the_default_and_model_defaults_to_the_embedded_one
     models = client.get(f"{server}/api/models").json()
     assert models["default"] == "smollm2"
     assert {m["id"] for m in models["data"]} >= {"smollm2", "fake-responses", "fake-chat"}
+    assert models["limits"] == {"maxTextChars": 100_000, "maxOutputTokens": 8192}
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from rillchat.api.schemas import ModelList, ModelOut
+from rillchat.api.schemas import Limits, ModelList, ModelOut
 from rillchat.api.services import Services
 
 __all__ = ["router"]
@@ -30,4 +30,8 @@ async def list_models(request: Request) -> ModelList:
             for m in registry.models()
         ],
         default=default,
+        limits=Limits(
+            maxTextChars=services.settings.max_text_chars,
+            maxOutputTokens=services.settings.max_output_tokens_limit,
+        ),
     )

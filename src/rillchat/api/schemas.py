@@ -71,9 +71,17 @@ class ModelOut(BaseModel):
     aliases: list[str]
 
 
+class Limits(BaseModel):
+    """The request limits a client can check before sending (the UI refuses bad input where it is typed)."""
+
+    maxTextChars: int
+    maxOutputTokens: int
+
+
 class ModelList(BaseModel):
     data: list[ModelOut]
     default: str
+    limits: Limits
 
 
 class ErrorDetail(BaseModel):

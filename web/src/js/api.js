@@ -4,11 +4,12 @@
 import { loadSecret } from "./storage.js";
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, field = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.field = field;
   }
 }
 
@@ -29,18 +30,20 @@ export function authHeaders() {
 export async function errorFrom(response) {
   let code = `http_${response.status}`;
   let message = `${response.status} ${response.statusText || "error"}`.trim();
+  let field = null;
   try {
     const body = await response.json();
     const err = body?.error ?? body;
     if (err && typeof err === "object") {
       if (typeof err.code === "string") code = err.code;
+      if (typeof err.field === "string") field = err.field;
       if (typeof err.message === "string") message = err.message;
       else if (typeof body.detail === "string") message = body.detail;
     }
   } catch {
     /* not JSON: keep the status line */
   }
-  const error = new ApiError(response.status, code, message);
+  const error = new ApiError(response.status, code, message, field);
   if (response.status === 401) unauthorized(error);
   return error;
 }

@@ -3,6 +3,7 @@
 // and call these methods.
 import { api } from "./api.js";
 import { uuid } from "./dom.js";
+import { explainError } from "./errors.js";
 import { ReplyStream } from "./replystream.js";
 import { makeMessage } from "./state.js";
 import { save } from "./storage.js";
@@ -110,6 +111,7 @@ export class ChatController {
     if (typeof s.settings.temperature === "number" && Number.isFinite(s.settings.temperature)) {
       body.temperature = s.settings.temperature; // 0 is sent as 0
     }
+    if (Number.isInteger(s.settings.maxOutputTokens)) body.maxOutputTokens = s.settings.maxOutputTokens;
     try {
       await this.ensureConversation(text);
     } catch (err) {
@@ -182,8 +184,15 @@ export class ChatController {
       case "finished":
         break;
       case "http-error":
+        // Refused before it started (validation, unknown model, busy...): nothing was generated.
         reply.status = "failed";
-        reply.error = { code: outcome.error.code ?? "error", message: outcome.error.message };
+        reply.error = {
+          code: outcome.error.code ?? "error",
+          message: outcome.error.message,
+          field: outcome.error.field ?? null,
+          status: outcome.error.status ?? 0,
+          refused: true,
+        };
         break;
       case "stopped-locally":
         reply.status = "stopped";
@@ -215,7 +224,7 @@ export class ChatController {
     this.setActive(null);
     this.state.emit("message-changed", reply);
     let words = STATUS_WORDS[reply.status] ?? "Reply ended";
-    if (reply.error && reply.status !== "completed") words += `: ${reply.error.message}`;
+    if (reply.error && reply.status !== "completed") words += `: ${explainError(reply.error).text}`;
     this.announce(words);
     this.conversations.touch(this.state.conversationId);
   }
@@ -374,18 +383,19 @@ export class ChatController {
     this.focusComposer();
   }
 
-  async openConversation(id, { push = true } = {}) {
+  /** `fromLink`: the id came from a URL, so a missing conversation is worth a visible notice. */
+  async openConversation(id, { push = true, fromLink = false } = {}) {
     if (!id) return this.newConversation();
     this.detach();
     this.setConversation(id, { push });
     const s = this.state;
     s.messages = [];
     s.emit("messages", s.messages);
-    await this.reloadConversation({ attach: true });
+    await this.reloadConversation({ attach: true, fromLink });
   }
 
   /** (Re)loads the current conversation from the server; attaches to a reply still streaming. */
-  async reloadConversation({ attach = true } = {}) {
+  async reloadConversation({ attach = true, fromLink = false } = {}) {
     const s = this.state;
     const id = s.conversationId;
     const token = ++this.loadToken;
@@ -397,9 +407,10 @@ export class ChatController {
       if (token !== this.loadToken) return;
       s.emit("loading", false);
       if (err.status === 404) {
-        this.announce("That conversation no longer exists");
         this.conversations.forget(id);
         this.newConversation();
+        if (fromLink) s.emit("notice", "The linked conversation does not exist: it was deleted, or the link is incomplete. This is a new chat.");
+        else this.announce("That conversation no longer exists");
       } else if (err.status !== 401) {
         s.emit("notice", `Could not load the conversation: ${err.message}`);
       }

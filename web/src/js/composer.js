@@ -1,15 +1,18 @@
 // The composer: a growing textarea; Enter sends, Shift+Enter is a new line; while a reply streams the
-// Send button becomes Stop.
+// Send button becomes Stop. A message the server would refuse (too long) is refused here, as it is typed.
 
 const MAX_HEIGHT_PX = 200;
 
 export class Composer {
-  constructor(form, { onSend, onStop }) {
+  constructor(form, { onSend, onStop, validate = () => null }) {
     this.form = form;
+    this.validate = validate;
+    this.errorBox = document.getElementById("composer-error");
     this.input = form.querySelector("textarea");
     this.sendButton = form.querySelector("[data-testid=send]");
     this.stopButton = form.querySelector("[data-testid=stop]");
     this.busy = false;
+    this.error = null;
     this.onSend = onSend;
 
     form.addEventListener("submit", (e) => {
@@ -29,7 +32,7 @@ export class Composer {
 
   submit() {
     const text = this.input.value;
-    if (this.busy || !text.trim()) return;
+    if (this.busy || !text.trim() || this.error) return;
     if (this.onSend(text) === false) return;
     this.input.value = "";
     this.changed();
@@ -37,7 +40,14 @@ export class Composer {
   }
 
   changed() {
-    this.sendButton.disabled = this.busy || !this.input.value.trim();
+    const error = this.validate(this.input.value);
+    if (error !== this.error) {
+      this.error = error;
+      this.errorBox.textContent = error ?? "";
+      this.errorBox.hidden = !error;
+      this.input.setAttribute("aria-invalid", error ? "true" : "false");
+    }
+    this.sendButton.disabled = this.busy || !this.input.value.trim() || Boolean(error);
     this.autosize();
   }
 

@@ -46,7 +46,14 @@ function start() {
       return true;
     },
     onStop: () => chat.stop(),
+    validate: (text) => {
+      const limit = state.limits?.maxTextChars;
+      if (!limit || text.length <= limit) return null;
+      const n = (x) => x.toLocaleString("en-US");
+      return `Your message is too long: at most ${n(limit)} characters (now ${n(text.length)}). Shorten it or split it into parts.`;
+    },
   });
+  state.on("limits", () => composer.changed());
 
   const scroller = new Scroller($("#scroller"), $("#messages"), $("[data-testid=jump-latest]"));
   new MessageList($("#messages"), $("[data-testid=empty-state]"), state, {
@@ -128,7 +135,7 @@ function start() {
   // Back/forward and hand-edited URLs switch conversations.
   window.addEventListener("hashchange", () => {
     const id = conversationFromHash();
-    if (id !== state.conversationId) chat.openConversation(id, { push: false });
+    if (id !== state.conversationId) chat.openConversation(id, { push: false, fromLink: true });
   });
 
   window.__rillchat = Object.freeze({
@@ -140,8 +147,9 @@ function start() {
 
   settings.loadModels();
   conversations.refresh();
-  const initial = conversationFromHash() ?? (location.hash ? null : load("conversation", null));
-  if (initial) chat.openConversation(initial, { push: false });
+  const linked = conversationFromHash();
+  const initial = linked ?? (location.hash ? null : load("conversation", null));
+  if (initial) chat.openConversation(initial, { push: false, fromLink: Boolean(linked) });
   else state.emit("messages", state.messages);
   composer.focus();
 }

@@ -5,10 +5,12 @@
 // (incremental.js); the unfinished tail is re-rendered per frame, or less often when it is expensive
 // (a long open code block): its measured cost sets how long to wait before the next tail render.
 import { copyText, flashLabel, h } from "./dom.js";
+import { explainError } from "./errors.js";
 import { StreamingMarkdown } from "./incremental.js";
 import { progressText, statusText } from "./progress.js";
 
 const ROLE_LABEL = { user: "You", assistant: "Assistant" };
+const ERROR_PREFIX = { failed: "Failed: ", interrupted: "Interrupted: ", stopped: "Stopped: ", incomplete: "Incomplete: " };
 
 class MessageView {
   constructor(message, list) {
@@ -48,9 +50,9 @@ class MessageView {
     this.el.classList.toggle("is-streaming", this.streaming);
     const label = statusText(m);
     this.status.textContent = label;
-    this.status.hidden = !label || m.status === "failed";
     this.status.dataset.status = m.status;
-    this.renderError();
+    // One message per error: when the error box speaks, the status label stays quiet.
+    this.status.hidden = !label || this.renderError();
     this.renderMeta();
     this.renderText(true);
   }
@@ -82,6 +84,7 @@ class MessageView {
     return changed;
   }
 
+  /** Draws the error box (what happened and what to do; Retry only where it can help). True if shown. */
   renderError() {
     const m = this.message;
     const err = m.error;
@@ -89,13 +92,18 @@ class MessageView {
     this.errorBox.hidden = !show;
     if (!show) {
       this.errorBox.replaceChildren();
-      return;
+      return false;
     }
-    const text = m.status === "failed" ? statusText(m) : err.message;
-    const retry = h("button", { type: "button", class: "btn btn-small", dataset: { testid: "retry" },
-      onclick: () => this.list.handlers.retry(m.key) }, "Retry");
-    this.errorBox.replaceChildren(h("span", { class: "msg-error-text" }, text), retry);
-    retry.disabled = this.list.state.busy;
+    const { text, retry } = explainError(err);
+    // A refused request never started: no "Failed" prefix, the explanation is the whole story.
+    const prefix = err.refused ? "" : ERROR_PREFIX[m.status] ?? "";
+    const parts = [h("span", { class: "msg-error-text", dataset: { testid: "error-text" } }, prefix + text)];
+    if (retry) {
+      parts.push(h("button", { type: "button", class: "btn btn-small", dataset: { testid: "retry" },
+        onclick: () => this.list.handlers.retry(m.key), disabled: this.list.state.busy }, "Retry"));
+    }
+    this.errorBox.replaceChildren(...parts);
+    return true;
   }
 
   renderMeta() {

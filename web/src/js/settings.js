@@ -1,7 +1,28 @@
-// Model picker (from /api/models, remembered) and the settings panel: instructions and temperature.
+// Model picker (from /api/models, remembered) and the settings panel: instructions, temperature and max
+// tokens. Every field is checked as it is typed: an invalid value is refused there, with a message saying
+// what is allowed, and the request keeps using the last valid value.
 import { api } from "./api.js";
 import { h } from "./dom.js";
 import { load, loadSecret, save, saveSecret } from "./storage.js";
+
+const number = (n) => Number(n).toLocaleString("en-US");
+
+/** Limits until the server says otherwise (rillchat's defaults). */
+export const DEFAULT_LIMITS = { maxTextChars: 100_000, maxOutputTokens: 8192 };
+
+/** Parses a number field: {value} (null when empty) or {error}. */
+function parseNumber(input, { min, max, integer, name }) {
+  const text = input.value.trim();
+  const range = `${integer ? "a whole number" : "a number"} from ${number(min)} to ${number(max)}`;
+  // A number field holding something that is not a number reads as "" (validity.badInput tells them apart).
+  if (input.validity?.badInput) return { error: `${name} must be ${range}. Not saved: the previous value is used.` };
+  if (text === "") return { value: null };
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
+    return { error: `${name} must be ${range}. Not saved: the previous value is used.` };
+  }
+  return { value };
+}
 
 export class Settings {
   constructor(state, { select, toggle, panel, onKeyChanged = () => {} }) {
@@ -11,21 +32,28 @@ export class Settings {
     this.panel = panel;
     this.instructions = panel.querySelector("[data-testid=instructions]");
     this.temperature = panel.querySelector("[data-testid=temperature]");
+    this.maxTokens = panel.querySelector("[data-testid=max-tokens]");
     this.reset = panel.querySelector("[data-testid=settings-reset]");
+    state.limits ??= { ...DEFAULT_LIMITS };
 
     const stored = load("settings", {});
+    const positiveInt = (v) => (Number.isInteger(v) && v > 0 ? v : null);
     state.settings = {
       instructions: typeof stored.instructions === "string" ? stored.instructions : "",
       temperature: typeof stored.temperature === "number" ? stored.temperature : null,
+      maxOutputTokens: positiveInt(stored.maxOutputTokens),
     };
     this.instructions.value = state.settings.instructions;
     this.temperature.value = state.settings.temperature ?? "";
+    this.maxTokens.value = state.settings.maxOutputTokens ?? "";
 
-    this.instructions.addEventListener("input", () => this.store());
-    this.temperature.addEventListener("input", () => this.store());
+    for (const input of [this.instructions, this.temperature, this.maxTokens]) {
+      input.addEventListener("input", () => this.store());
+    }
     this.reset.addEventListener("click", () => {
       this.instructions.value = "";
       this.temperature.value = "";
+      this.maxTokens.value = "";
       this.store();
     });
     this.keyInput = panel.querySelector("[data-testid=api-key]");
@@ -61,13 +89,30 @@ export class Settings {
     if (this.panel.hidden) this.open(true, this.keyInput);
   }
 
+  /** Shows (or clears) the message under a field, and marks it invalid for assistive technology. */
+  showError(input, error) {
+    input.setAttribute("aria-invalid", error ? "true" : "false");
+    const box = this.panel.querySelector(`#${input.id}-error`);
+    box.textContent = error ?? "";
+    box.hidden = !error;
+  }
+
   store() {
-    const raw = this.temperature.value.trim();
-    let temperature = raw === "" ? null : Number(raw);
-    const valid = temperature === null || (Number.isFinite(temperature) && temperature >= 0 && temperature <= 2);
-    this.temperature.setAttribute("aria-invalid", valid ? "false" : "true");
-    if (!valid) temperature = this.state.settings.temperature;
-    this.state.settings = { instructions: this.instructions.value, temperature };
+    const limits = this.state.limits;
+    const previous = this.state.settings;
+    const temperature = parseNumber(this.temperature, { min: 0, max: 2, integer: false, name: "Temperature" });
+    const maxTokens = parseNumber(this.maxTokens, { min: 1, max: limits.maxOutputTokens, integer: true, name: "Max tokens" });
+    const tooLong = this.instructions.value.length > limits.maxTextChars;
+    this.showError(this.temperature, temperature.error);
+    this.showError(this.maxTokens, maxTokens.error);
+    this.showError(this.instructions, tooLong
+      ? `The instructions are too long: at most ${number(limits.maxTextChars)} characters (now ${number(this.instructions.value.length)}). Not saved.`
+      : null);
+    this.state.settings = {
+      instructions: tooLong ? previous.instructions : this.instructions.value,
+      temperature: temperature.error ? previous.temperature : temperature.value,
+      maxOutputTokens: maxTokens.error ? previous.maxOutputTokens : maxTokens.value,
+    };
     save("settings", this.state.settings);
     this.state.emit("settings", this.state.settings);
   }
@@ -77,9 +122,17 @@ export class Settings {
     try {
       const body = await api.models();
       s.models = Array.isArray(body?.data) ? body.data : [];
+      const limits = body?.limits ?? {};
+      s.limits = {
+        maxTextChars: Number.isInteger(limits.maxTextChars) ? limits.maxTextChars : DEFAULT_LIMITS.maxTextChars,
+        maxOutputTokens: Number.isInteger(limits.maxOutputTokens) ? limits.maxOutputTokens : DEFAULT_LIMITS.maxOutputTokens,
+      };
     } catch {
       s.models = [];
     }
+    this.maxTokens.max = String(s.limits.maxOutputTokens);
+    this.panel.querySelector("#max-tokens-help").textContent =
+      `Longest reply: 1–${number(s.limits.maxOutputTokens)} tokens; empty uses the server's default.`;
     const remembered = load("model", null);
     const fallback = s.models.find((m) => m.default) ?? s.models[0] ?? null;
     s.model = s.models.some((m) => m.id === remembered) ? remembered : fallback?.id ?? null;
@@ -91,5 +144,6 @@ export class Settings {
     this.select.value = s.model ?? "";
     this.select.disabled = s.models.length === 0;
     s.emit("models", s.models);
+    s.emit("limits", s.limits);
   }
 }

@@ -29,7 +29,9 @@ export class AppState extends EventTarget {
     super();
     this.models = [];
     this.model = null;
-    this.settings = { instructions: "", temperature: null };
+    this.settings = { instructions: "", temperature: null, maxOutputTokens: null };
+    /** The server's request limits (GET /api/models); settings.js fills in defaults until they arrive. */
+    this.limits = null;
     this.conversations = [];
     this.nextCursor = null;
     this.conversationId = null;
