@@ -119,7 +119,7 @@ def test_invalid_settings_are_refused_where_they_are_typed(app: str, page: Page,
     expect(temperature).to_have_attribute("aria-invalid", "true")
 
     max_tokens = page.get_by_test_id("max-tokens")
-    expect(page.locator("#max-tokens-help")).to_contain_text("1–8,192 tokens")
+    expect(page.locator("#max-tokens-help")).to_contain_text("8,192 tokens")
     for bad in ("0", "2.5", "9000", "-3"):
         max_tokens.fill(bad)
         expect(page.get_by_test_id("max-tokens-error")).to_have_text(
