@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     default_max_output_tokens: int = 512
     max_output_tokens_limit: int = 8192
     max_body_bytes: int = 1_000_000
+    max_import_bytes: int = 100_000_000
     max_messages: int = 500
     max_text_chars: int = 100_000
 

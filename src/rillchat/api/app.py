@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from rillchat._version import __version__
-from rillchat.api import chat, conversations, models, observability, streams
+from rillchat.api import archive, chat, conversations, models, observability, streams
 from rillchat.api.edge import EdgeMiddleware
 from rillchat.api.errors import install_error_handlers
 from rillchat.api.fastpath import StreamingFastPath
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
     install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(streams.router)
+    app.include_router(archive.router)  # before conversations: /export and /import are not conversation ids
     app.include_router(conversations.router)
     app.include_router(models.router)
     if settings.metrics_enabled:
@@ -121,7 +122,11 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
     if (STATIC_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="web")
     # Outermost last: CORS answers preflights and decorates even a 401, then keys and request ids.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={archive.IMPORT_PATH: settings.max_import_bytes},
+    )
     app.add_middleware(EdgeMiddleware, api_keys=settings.api_keys)
     if settings.cors_origins:
         # Credentials (the Authorization header) are allowed only toward listed origins, never "*".

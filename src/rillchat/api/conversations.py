@@ -1,9 +1,10 @@
-"""Conversations: create, list (newest first, by cursor), read with messages, rename, delete."""
+"""Conversations: create, list (newest first, by cursor), search, read with messages, edit, delete."""
 
 from __future__ import annotations
 
 import base64
 from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -12,18 +13,29 @@ from rillchat.api.chat import ERROR_RESPONSES, owner_of
 from rillchat.api.services import Services
 from rillchat.errors import InvalidField
 from rillchat.storage import ConversationRecord, MessageRecord
+from rillchat.storage.search import SearchHit, SnippetPart, search_terms
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 
 
-class NewConversation(BaseModel):
+class ConversationSettings(BaseModel):
+    """What a conversation remembers for its replies; null (or absent) means the server's default."""
+
+    model: str | None = Field(default=None, max_length=200, description="A model id from /api/models.")
+    instructions: str | None = Field(default=None, description="System prompt.")
+    temperature: float | None = Field(default=None, ge=0, le=2, description="0 means 0.")
+
+
+class NewConversation(ConversationSettings):
     title: str | None = Field(default=None, max_length=200)
 
 
-class Rename(BaseModel):
-    title: str = Field(min_length=1, max_length=200)
+class ConversationChanges(ConversationSettings):
+    """Only the fields sent change; a setting sent as null goes back to the server's default."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class MessageOut(BaseModel):
@@ -44,11 +56,35 @@ class ConversationOut(BaseModel):
     title: str
     createdAt: datetime
     updatedAt: datetime
+    model: str | None = None
+    instructions: str | None = None
+    temperature: float | None = None
     messages: list[MessageOut] | None = None
 
 
 class ConversationPage(BaseModel):
     data: list[ConversationOut]
+    nextCursor: str | None
+
+
+class TextPart(BaseModel):
+    text: str
+    match: bool
+
+
+class SearchResult(BaseModel):
+    id: str
+    title: str
+    createdAt: datetime
+    updatedAt: datetime
+    titleMatch: list[TextPart] | None = Field(description="The title in parts, when the title matched.")
+    messageId: str | None = Field(description="The best-matching message, when a message matched.")
+    role: str | None
+    snippet: list[TextPart] | None = Field(description="Text around the hits in that message, in parts.")
+
+
+class SearchPage(BaseModel):
+    data: list[SearchResult]
     nextCursor: str | None
 
 
@@ -75,7 +111,27 @@ def _conversation_out(c: ConversationRecord) -> ConversationOut:
         title=c.title,
         createdAt=c.created_at,
         updatedAt=c.updated_at,
+        model=c.model,
+        instructions=c.instructions,
+        temperature=c.temperature,
         messages=[_message_out(m) for m in c.messages] if c.messages is not None else None,
+    )
+
+
+def _parts(parts: list[SnippetPart] | None) -> list[TextPart] | None:
+    return [TextPart(text=t, match=m) for t, m in parts] if parts is not None else None
+
+
+def _search_result(hit: SearchHit) -> SearchResult:
+    return SearchResult(
+        id=hit.conversation_id,
+        title=hit.title,
+        createdAt=hit.created_at,
+        updatedAt=hit.updated_at,
+        titleMatch=_parts(hit.title_parts),
+        messageId=hit.message_id,
+        role=hit.role,
+        snippet=_parts(hit.snippet),
     )
 
 
@@ -91,14 +147,44 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidField("cursor", "not a cursor this server gave out", status_code=400) from None
 
 
+def _encode_offset(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset|{offset}".encode()).decode()
+
+
+def _decode_offset(cursor: str) -> int:
+    try:
+        kind, offset = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        if kind == "offset" and offset.isdigit():
+            return int(offset)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise InvalidField("cursor", "not a cursor this server gave out", status_code=400)
+
+
 def _services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
+def _settings_changes(body: ConversationSettings, services: Services) -> dict[str, Any]:
+    """The settings the body sets (null included), checked: a model must exist, instructions fit the limit."""
+    changes: dict[str, Any] = {
+        name: getattr(body, name) for name in ("model", "instructions", "temperature") if name in body.model_fields_set
+    }
+    if changes.get("model") is not None:
+        changes["model"] = services.registry.resolve(changes["model"]).id
+    limit = services.settings.max_text_chars
+    if changes.get("instructions") is not None and len(changes["instructions"]) > limit:
+        raise InvalidField("instructions", f"at most {limit} characters")
+    return changes
+
+
 @router.post("", status_code=201, response_model=ConversationOut, responses=ERROR_RESPONSES)
 async def create_conversation(body: NewConversation, request: Request) -> ConversationOut:
-    record = await _services(request).repository.create_conversation(owner_of(request), body.title)
+    services = _services(request)
+    record = await services.repository.create_conversation(
+        owner_of(request), body.title, _settings_changes(body, services)
+    )
     return _conversation_out(record)
 
 
@@ -115,6 +201,23 @@ async def list_conversations(
     return ConversationPage(data=[_conversation_out(r) for r in page], nextCursor=next_cursor)
 
 
+@router.get("/search", response_model=SearchPage, responses=ERROR_RESPONSES)
+async def search_conversations(
+    request: Request,
+    q: str = Query(min_length=1, max_length=500, description="Words to find in titles and messages."),
+    limit: int = Query(default=20, ge=1, le=100),
+    cursor: str | None = Query(default=None),
+) -> SearchPage:
+    """Conversations whose title or messages contain every word (the last one as a prefix), best first."""
+    terms = search_terms(q)
+    if not terms:
+        return SearchPage(data=[], nextCursor=None)
+    offset = _decode_offset(cursor) if cursor else 0
+    hits = await _services(request).repository.search_conversations(owner_of(request), terms, limit + 1, offset)
+    next_cursor = _encode_offset(offset + limit) if len(hits) > limit else None
+    return SearchPage(data=[_search_result(h) for h in hits[:limit]], nextCursor=next_cursor)
+
+
 @router.get("/{conversation_id}", response_model=ConversationOut, responses=ERROR_RESPONSES)
 async def get_conversation(conversation_id: str, request: Request) -> ConversationOut:
     record = await _services(request).repository.get_conversation(conversation_id, owner_of(request))
@@ -122,10 +225,15 @@ async def get_conversation(conversation_id: str, request: Request) -> Conversati
 
 
 @router.patch("/{conversation_id}", response_model=ConversationOut, responses=ERROR_RESPONSES)
-async def rename_conversation(conversation_id: str, body: Rename, request: Request) -> ConversationOut:
-    record = await _services(request).repository.rename_conversation(
-        conversation_id, owner_of(request), body.title.strip() or body.title
-    )
+async def update_conversation(conversation_id: str, body: ConversationChanges, request: Request) -> ConversationOut:
+    """Rename, and/or change the settings its replies use."""
+    services = _services(request)
+    changes = _settings_changes(body, services)
+    if "title" in body.model_fields_set:
+        if body.title is None:
+            raise InvalidField("title", "a conversation needs a title")
+        changes["title"] = body.title.strip() or body.title
+    record = await services.repository.update_conversation(conversation_id, owner_of(request), changes)
     return _conversation_out(record)
 
 

@@ -11,17 +11,20 @@ __all__ = ["BodySizeLimit"]
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.message = f"the request body is larger than {max_bytes} bytes"
+        # Paths that take bigger bodies (an import file), by exact path.
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.larger.get(scope["path"], self.max_bytes)
+        too_large = f"the request body is larger than {max_bytes} bytes"
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
                 await send(
                     {
                         "type": "http.response.start",
@@ -29,7 +32,7 @@ class BodySizeLimit:
                         "headers": [(b"content-type", b"application/json"), (b"connection", b"close")],
                     }
                 )
-                await send({"type": "http.response.body", "body": error_bytes("payload_too_large", self.message)})
+                await send({"type": "http.response.body", "body": error_bytes("payload_too_large", too_large)})
                 return
         received = 0
 
@@ -40,8 +43,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise HTTPException(413, self.message)
+                if received > max_bytes:
+                    raise HTTPException(413, too_large)
             return message
 
         await self.app(scope, limited_receive, send)

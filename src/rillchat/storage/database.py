@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from rillchat.storage.search import ensure_search_index
+
 __all__ = ["Database"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -51,3 +53,4 @@ def _upgrade_to_head(connection: Connection) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+    ensure_search_index(connection)

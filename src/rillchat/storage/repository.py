@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rillchat.errors import Conflict, NotFound
+from rillchat.storage.search import SearchHit, search
 from rillchat.storage.tables import Conversation, Message, utcnow
 
-__all__ = ["ConversationRecord", "MessageRecord", "Repository", "TurnRecord", "new_id"]
+__all__ = [
+    "ConversationRecord",
+    "ImportedConversation",
+    "ImportedMessage",
+    "MessageRecord",
+    "Repository",
+    "TurnRecord",
+    "new_id",
+]
+
+SETTINGS_FIELDS = ("model", "instructions", "temperature")
 
 _TITLE_LENGTH = 80
 
@@ -70,10 +83,51 @@ class ConversationRecord:
     created_at: datetime
     updated_at: datetime
     messages: list[MessageRecord] | None = None
+    model: str | None = None
+    instructions: str | None = None
+    temperature: float | None = None
 
     @classmethod
     def of(cls, row: Conversation, messages: list[MessageRecord] | None = None) -> ConversationRecord:
-        return cls(row.id, row.owner, row.title, row.created_at, row.updated_at, messages)
+        return cls(
+            row.id,
+            row.owner,
+            row.title,
+            row.created_at,
+            row.updated_at,
+            messages,
+            row.model,
+            row.instructions,
+            row.temperature,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedMessage:
+    """A message read from an export file, before it gets an id here."""
+
+    role: str
+    content: str
+    created_at: datetime
+    status: str = "completed"
+    finish_reason: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedConversation:
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    model: str | None = None
+    instructions: str | None = None
+    temperature: float | None = None
+    messages: list[ImportedMessage] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +151,9 @@ class Repository:
 
     # Conversations
 
-    async def create_conversation(self, owner: str | None, title: str | None = None) -> ConversationRecord:
+    async def create_conversation(
+        self, owner: str | None, title: str | None = None, settings: Mapping[str, Any] | None = None
+    ) -> ConversationRecord:
         now = utcnow()
         row = Conversation(
             id=new_id("conv"),
@@ -106,6 +162,7 @@ class Repository:
             title_is_custom=bool(title),
             created_at=now,
             updated_at=now,
+            **{k: v for k, v in (settings or {}).items() if k in SETTINGS_FIELDS},
         )
         async with self.sessions.begin() as session:
             session.add(row)
@@ -154,6 +211,137 @@ class Repository:
             row.title_is_custom = True
             row.updated_at = utcnow()
         return ConversationRecord.of(row)
+
+    async def update_conversation(
+        self, conversation_id: str, owner: str | None, changes: Mapping[str, Any]
+    ) -> ConversationRecord:
+        """Change the title and/or settings given; a setting given as None goes back to the default."""
+        async with self.sessions.begin() as session:
+            row = await self._owned(session, conversation_id, owner)
+            if "title" in changes:
+                row.title = changes["title"]
+                row.title_is_custom = True
+            for name in SETTINGS_FIELDS:
+                if name in changes:
+                    setattr(row, name, changes[name])
+            row.updated_at = utcnow()
+        return ConversationRecord.of(row)
+
+    async def conversation_header(self, conversation_id: str, owner: str | None) -> ConversationRecord:
+        """The conversation without its messages (its settings, say)."""
+        async with self.sessions() as session:
+            row = await self._owned(session, conversation_id, owner)
+        return ConversationRecord.of(row)
+
+    async def search_conversations(
+        self, owner: str | None, terms: list[str], limit: int, offset: int = 0
+    ) -> list[SearchHit]:
+        async with self.sessions() as session:
+            return await search(session, owner, terms, limit=limit, offset=offset)
+
+    # Export and import
+
+    async def export_pages(
+        self, owner: str | None, conversation_id: str | None = None, page_size: int = 50
+    ) -> AsyncIterator[list[ConversationRecord]]:
+        """The owner's conversations with their messages, oldest first, a page at a time (one short read each).
+
+        Memory holds one page, however many conversations there are.
+        """
+        if conversation_id is not None:
+            yield [await self.get_conversation(conversation_id, owner)]
+            return
+        after: tuple[datetime, str] | None = None
+        while True:
+            query = select(Conversation).where(
+                Conversation.owner.is_(None) if owner is None else Conversation.owner == owner
+            )
+            if after is not None:
+                at, last_id = after
+                query = query.where(
+                    or_(Conversation.created_at > at, (Conversation.created_at == at) & (Conversation.id > last_id))
+                )
+            query = query.order_by(Conversation.created_at, Conversation.id).limit(page_size)
+            async with self.sessions() as session:
+                rows = (await session.scalars(query)).all()
+                if not rows:
+                    return
+                messages = (
+                    await session.scalars(
+                        select(Message)
+                        .where(Message.conversation_id.in_([r.id for r in rows]))
+                        .order_by(Message.conversation_id, Message.position)
+                    )
+                ).all()
+            by_conversation: dict[str, list[MessageRecord]] = {r.id: [] for r in rows}
+            for m in messages:
+                by_conversation[m.conversation_id].append(MessageRecord.of(m))
+            yield [ConversationRecord.of(r, by_conversation[r.id]) for r in rows]
+            if len(rows) < page_size:
+                return
+            after = (rows[-1].created_at, rows[-1].id)
+
+    async def import_conversations(
+        self, owner: str | None, conversations: Sequence[ImportedConversation]
+    ) -> list[ConversationRecord]:
+        """Store them all as new conversations of ``owner``, in one transaction: all of them or none."""
+        conversation_rows: list[dict[str, Any]] = []
+        message_rows: list[dict[str, Any]] = []
+        for imported in conversations:
+            conversation_id = new_id("conv")
+            conversation_rows.append(
+                {
+                    "id": conversation_id,
+                    "owner": owner,
+                    "title": imported.title,
+                    "title_is_custom": True,
+                    "created_at": imported.created_at,
+                    "updated_at": imported.updated_at,
+                    "model": imported.model,
+                    "instructions": imported.instructions,
+                    "temperature": imported.temperature,
+                }
+            )
+            for position, m in enumerate(imported.messages):
+                message_rows.append(
+                    {
+                        "id": new_id("msg"),
+                        "conversation_id": conversation_id,
+                        "position": position,
+                        "role": m.role,
+                        "content": m.content,
+                        "status": m.status,
+                        "finish_reason": m.finish_reason,
+                        "error_code": m.error_code,
+                        "error_message": m.error_message,
+                        "model": m.model,
+                        "input_tokens": m.input_tokens,
+                        "output_tokens": m.output_tokens,
+                        "reply_id": None,
+                        "client_request_id": None,
+                        "created_at": m.created_at,
+                        "updated_at": m.updated_at or m.created_at,
+                    }
+                )
+        async with self.sessions.begin() as session:
+            if conversation_rows:
+                await session.execute(insert(Conversation), conversation_rows)
+            if message_rows:
+                await session.execute(insert(Message), message_rows)
+        return [
+            ConversationRecord(
+                r["id"],
+                owner,
+                r["title"],
+                r["created_at"],
+                r["updated_at"],
+                None,
+                r["model"],
+                r["instructions"],
+                r["temperature"],
+            )
+            for r in conversation_rows
+        ]
 
     async def delete_conversation(self, conversation_id: str, owner: str | None) -> None:
         async with self.sessions.begin() as session:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Union
 
 from rillchat.api.schemas import ChatRequest
 from rillchat.config import Settings
-from rillchat.errors import Conflict, InvalidField
+from rillchat.errors import Conflict, InvalidField, UnknownModel
 from rillchat.events import ErrorEvent, FinishReason, ReplyStatus, Start, Usage
 from rillchat.providers import ChatMessage, GenerationRequest, ProviderRegistry, ResolvedModel
 from rillchat.storage import MessageRecord, Repository
@@ -94,6 +94,7 @@ class ReplyService:
             existing = await self._existing(body.clientRequestId, owner)
             if existing is not None:
                 return existing
+        body = await self._with_conversation_settings(body, owner)
         self.check_limits(body)
         model = self.registry.resolve(body.model)
         ticket = self.quotas.admit(client, local=model.provider.kind == "local")
@@ -108,6 +109,24 @@ class ReplyService:
         else:
             task.add_done_callback(lambda _: self.quotas.release(ticket))
         return generation
+
+    async def _with_conversation_settings(self, body: ChatRequest, owner: str | None) -> ChatRequest:
+        """What the request leaves out (model, instructions, temperature) comes from its conversation's settings."""
+        if not body.conversationId or None not in (body.model, body.instructions, body.temperature):
+            return body
+        conversation = await self.repository.conversation_header(body.conversationId, owner)
+        fill: dict[str, object] = {}
+        if body.model is None and conversation.model is not None:
+            try:
+                fill["model"] = self.registry.resolve(conversation.model).id
+            except UnknownModel:
+                # Imported from elsewhere, or a model this server no longer offers: the default answers.
+                logger.info("conversation %s remembers unknown model %r", conversation.id, conversation.model)
+        if body.instructions is None and conversation.instructions is not None:
+            fill["instructions"] = conversation.instructions
+        if body.temperature is None and conversation.temperature is not None:
+            fill["temperature"] = conversation.temperature
+        return body.model_copy(update=fill) if fill else body
 
     async def _start(self, body: ChatRequest, owner: str | None, model: ResolvedModel) -> AnyReply:
         reply_id = new_id("rep")
