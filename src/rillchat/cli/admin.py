@@ -1,10 +1,12 @@
-"""``rillchat models`` and ``rillchat conversations list|show|delete``: a running server's state."""
+"""``rillchat models`` and ``rillchat conversations list|show|search|export|import|delete``: a server's state."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +14,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from rillchat.cli.chat import ApiKeyOption, UrlOption
 from rillchat.client import DEFAULT_BASE_URL, Client, RillchatClientError
@@ -93,3 +96,85 @@ def delete_conversation(
     with _client(url, api_key) as client:
         client.conversations.delete(conversation_id)
     print(f"deleted {conversation_id}")
+
+
+@conversations_app.command("search")
+def search_conversations(
+    query: Annotated[str, typer.Argument(help="Words to find in titles and messages (the last one as a prefix).")],
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, max=100, help="How many, best first.")] = 20,
+    url: UrlOption = DEFAULT_BASE_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Find conversations by what was said in them."""
+    with _client(url, api_key) as client:
+        page = client.conversations.search(query, limit=limit)
+    if not page.results:
+        print(f"no conversation matches {query!r}", file=sys.stderr)
+        raise typer.Exit(1)
+    table = Table("id", "title", "where", box=None, header_style="bold")
+    for r in page:
+        title = _highlighted(r.title_match) if r.title_match else Text(r.title)
+        where = _highlighted(r.snippet) if r.snippet else Text("(title)", style="dim")
+        table.add_row(r.id, title, where)
+    Console().print(table)
+
+
+def _highlighted(parts: tuple[tuple[str, bool], ...]) -> Text:
+    text = Text()
+    for part, matched in parts:
+        text.append(" ".join(part.split()) if not matched else part, style="bold yellow" if matched else None)
+    return text
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    markdown = "markdown"
+
+
+@conversations_app.command("export")
+def export_conversations(
+    conversation_id: Annotated[str | None, typer.Argument(help="One conversation's id (default: all of them).")] = None,
+    format: Annotated[ExportFormat, typer.Option("-f", "--format", help="json (re-importable) or markdown.")] = (
+        ExportFormat.json
+    ),
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to this file (default: stdout).")] = None,
+    url: UrlOption = DEFAULT_BASE_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Export one conversation or all of them, streamed to a file or stdout."""
+    written = 0
+    with _client(url, api_key) as client:
+        target = output.open("wb") if output else sys.stdout.buffer
+        try:
+            for chunk in client.conversations.export(conversation_id, format=format.value):
+                target.write(chunk)
+                written += len(chunk)
+        except BaseException:
+            if output:
+                target.close()
+                output.unlink(missing_ok=True)  # no half-written file left looking like an export
+            raise
+        if output:
+            target.close()
+            print(f"wrote {written} bytes to {output}", file=sys.stderr)
+        else:
+            target.flush()
+
+
+@conversations_app.command("import")
+def import_conversations(
+    file: Annotated[Path, typer.Argument(help="A rillchat export, or ChatGPT's conversations.json ('-': stdin).")],
+    url: UrlOption = DEFAULT_BASE_URL,
+    api_key: ApiKeyOption = None,
+) -> None:
+    """Import conversations as new ones: all of the file, or nothing if any of it is wrong."""
+    try:
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    except OSError as exc:
+        print(f"rillchat: cannot read {file}: {exc.strerror}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    with _client(url, api_key) as client:
+        result = client.conversations.import_file(data)
+    print(f"imported {result.imported} conversation{'s' if result.imported != 1 else ''}")
+    for conversation_id, title in result.conversations:
+        print(f"{conversation_id}  {title}")

@@ -182,16 +182,24 @@ class Conversation:
     updated_at: datetime
     messages: tuple[Message, ...] | None = None
     """Only from ``conversations.get(id)``; lists leave it ``None``."""
+    model: str | None = None
+    instructions: str | None = None
+    temperature: float | None = None
+    """The conversation's settings; ``None``: the server's default."""
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Conversation:
         messages = data.get("messages")
+        temperature = data.get("temperature")
         return cls(
             id=str(data["id"]),
             title=str(data.get("title") or ""),
             created_at=_datetime(data["createdAt"]),
             updated_at=_datetime(data["updatedAt"]),
             messages=tuple(Message.from_wire(m) for m in messages) if isinstance(messages, list) else None,
+            model=_str_or_none(data.get("model")),
+            instructions=_str_or_none(data.get("instructions")),
+            temperature=float(temperature) if isinstance(temperature, (int, float)) else None,
         )
 
 
@@ -214,3 +222,72 @@ class ConversationPage:
             tuple(Conversation.from_wire(c) for c in data.get("data") or ()),
             _str_or_none(data.get("nextCursor")),
         )
+
+
+def _parts(data: Any) -> tuple[tuple[str, bool], ...] | None:
+    if not isinstance(data, list):
+        return None
+    return tuple((str(p.get("text", "")), bool(p.get("match"))) for p in data if isinstance(p, Mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A conversation that matched, with the text around the hits as ``(text, matched)`` parts."""
+
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    title_match: tuple[tuple[str, bool], ...] | None
+    message_id: str | None
+    role: str | None
+    snippet: tuple[tuple[str, bool], ...] | None
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> SearchResult:
+        return cls(
+            id=str(data["id"]),
+            title=str(data.get("title") or ""),
+            created_at=_datetime(data["createdAt"]),
+            updated_at=_datetime(data["updatedAt"]),
+            title_match=_parts(data.get("titleMatch")),
+            message_id=_str_or_none(data.get("messageId")),
+            role=_str_or_none(data.get("role")),
+            snippet=_parts(data.get("snippet")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of search results, best first; pass ``next_cursor`` to ``search()`` for the next one."""
+
+    results: tuple[SearchResult, ...] = field(default_factory=tuple)
+    next_cursor: str | None = None
+
+    def __iter__(self) -> Iterator[SearchResult]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> SearchPage:
+        return cls(
+            tuple(SearchResult.from_wire(r) for r in data.get("data") or ()),
+            _str_or_none(data.get("nextCursor")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """The conversations an import created: ``(id, title)`` each."""
+
+    conversations: tuple[tuple[str, str], ...]
+
+    @property
+    def imported(self) -> int:
+        return len(self.conversations)
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> ImportResult:
+        return cls(tuple((str(c["id"]), str(c.get("title") or "")) for c in data.get("conversations") or ()))

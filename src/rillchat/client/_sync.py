@@ -17,8 +17,10 @@ from rillchat.client._models import (
     ChatResult,
     Conversation,
     ConversationPage,
+    ImportResult,
     MessageInput,
     ModelInfo,
+    SearchPage,
     StopResult,
     chat_body,
 )
@@ -242,6 +244,33 @@ class Conversations:
 
     def delete(self, conversation_id: str) -> None:
         self._client._send("DELETE", f"/api/conversations/{conversation_id}")
+
+    def search(self, query: str, *, limit: int = 20, cursor: str | None = None) -> SearchPage:
+        """Conversations whose title or messages contain every word of ``query``, best first."""
+        params: dict[str, Any] = {"q": query, "limit": limit}
+        if cursor:
+            params["cursor"] = cursor
+        return SearchPage.from_wire(self._client._json("GET", "/api/conversations/search", params=params))
+
+    def export(self, conversation_id: str | None = None, *, format: str = "json") -> Iterator[bytes]:
+        """The export file (``json`` or ``markdown``) of one conversation or all, as it streams in."""
+        path = f"/api/conversations/{conversation_id}/export" if conversation_id else "/api/conversations/export"
+        try:
+            with self._client._http.stream("GET", path, params={"format": format}) as response:
+                if not response.is_success:
+                    response.read()
+                    raise error_from_response(response)
+                yield from response.iter_bytes()
+        except httpx.TransportError as exc:
+            raise RillchatConnectionError(
+                f"export interrupted: {exc or type(exc).__name__}", code="unreachable"
+            ) from exc
+
+    def import_file(self, data: bytes) -> ImportResult:
+        """Import a rillchat export or ChatGPT's conversations.json: all of it as new conversations, or none."""
+        headers = {"content-type": "application/json"}
+        payload = self._client._json("POST", "/api/conversations/import", content=data, headers=headers)
+        return ImportResult.from_wire(payload)
 
 
 class Client:
