@@ -14,7 +14,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import Receive, Scope, Send
 
 from rillchat._version import __version__
-from rillchat.api import archive, chat, conversations, models, observability, streams
+from rillchat.api import aisdk, archive, chat, conversations, models, observability, streams
 from rillchat.api.edge import EdgeMiddleware
 from rillchat.api.errors import install_error_handlers
 from rillchat.api.fastpath import StreamingFastPath
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
     app.include_router(streams.router)
     app.include_router(archive.router)  # before conversations: /export and /import are not conversation ids
     app.include_router(conversations.router)
+    app.include_router(aisdk.router)
     app.include_router(models.router)
     if settings.metrics_enabled:
         app.include_router(observability.router)

@@ -13,6 +13,8 @@ error with its status, nothing streamed yet), the client left (the hub decides w
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
+from typing import Protocol
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -21,11 +23,17 @@ from rillchat.api.errors import send_error
 from rillchat.encoders.sse import KEEPALIVE, SSE_HEADERS
 from rillchat.encoders.text import TEXT_HEADERS
 from rillchat.errors import RillchatError
-from rillchat.events import Finish, ReplyStatus
+from rillchat.events import Event, Finish, ReplyStatus
 from rillchat.streams.hub import Hub
 from rillchat.streams.replies import AnyReply
 
-__all__ = ["ReplyAborted", "ReplyStreamResponse"]
+__all__ = ["FrameEncoder", "ReplyAborted", "ReplyStreamResponse"]
+
+
+class FrameEncoder(Protocol):
+    """Renders events in a protocol of its own, per reader (the log pre-renders only SSE and plain text)."""
+
+    def encode(self, events: Iterable[Event]) -> bytes: ...
 
 
 class ReplyAborted(Exception):
@@ -49,7 +57,12 @@ class ReplyStreamResponse(Response):
         keepalive: float = 15.0,
         wait_opened: bool = True,
         headers: list[tuple[bytes, bytes]] | None = None,
+        frames: tuple[FrameEncoder, list[tuple[bytes, bytes]]] | None = None,
+        interrupt_on_leave: bool | None = None,
     ) -> None:
+        """``frames``: an encoder and its headers, for an SSE protocol other than rillchat's own events.
+        ``interrupt_on_leave``: whether the reply stops when its last reader leaves (default: plain text only,
+        whose clients cannot resume)."""
         self.generation = generation
         self.hub = hub
         self.sse = sse
@@ -57,8 +70,10 @@ class ReplyStreamResponse(Response):
         self.keepalive = keepalive if sse else 3600.0
         self.wait_opened = wait_opened
         self.background = None
+        self.frames = frames[0] if frames else None
+        self.interrupt_on_leave = (not sse) if interrupt_on_leave is None else interrupt_on_leave
         self.extra_headers = (
-            (SSE_HEADERS if sse else TEXT_HEADERS)
+            (frames[1] if frames else SSE_HEADERS if sse else TEXT_HEADERS)
             + [(b"x-rillchat-reply-id", generation.id.encode())]
             + (headers or [])
         )
@@ -76,7 +91,7 @@ class ReplyStreamResponse(Response):
                 task.cancel()
             await asyncio.gather(writer, watcher, return_exceptions=True)
             # Plain-text clients cannot resume, so nobody else can want what they leave behind.
-            self.hub.detach(self.generation, interrupt_now=not self.sse)
+            self.hub.detach(self.generation, interrupt_now=self.interrupt_on_leave)
         if not client_left and not writer.cancelled() and writer.exception() is not None:
             raise writer.exception()  # type: ignore[misc]
 
@@ -89,9 +104,12 @@ class ReplyStreamResponse(Response):
                 return
         await send({"type": "http.response.start", "status": 200, "headers": self.extra_headers})
         sse = self.sse
+        frames = self.frames
         last = None
         async for batch in self.generation.log.follow(self.after, self.keepalive):
-            if sse:
+            if frames is not None:
+                body = frames.encode([entry.event for entry in batch]) if batch else KEEPALIVE
+            elif sse:
                 body = b"".join([entry.sse for entry in batch]) if batch else KEEPALIVE
             else:
                 body = b"".join([entry.text for entry in batch])

@@ -194,6 +194,57 @@ class Repository:
             rows = (await session.scalars(query)).all()
         return [ConversationRecord.of(row) for row in rows]
 
+    async def chat_conversation(self, owner: str | None, chat_id: str, *, create: bool) -> ConversationRecord | None:
+        """The conversation a client-chosen chat id names for this owner, with its messages; made if asked."""
+        found = await self._chat_conversation(owner, chat_id)
+        if found is not None or not create:
+            return found
+        now = utcnow()
+        row = Conversation(id=new_id("conv"), owner=owner, chat_id=chat_id, created_at=now, updated_at=now)
+        row.title, row.title_is_custom = "New conversation", False
+        try:
+            async with self.sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:  # the same chat's first two requests raced: the other one made it
+            return await self._chat_conversation(owner, chat_id)
+        return ConversationRecord.of(row, [])
+
+    async def _chat_conversation(self, owner: str | None, chat_id: str) -> ConversationRecord | None:
+        query = select(Conversation.id).where(
+            Conversation.chat_id == chat_id,
+            Conversation.owner.is_(None) if owner is None else Conversation.owner == owner,
+        )
+        async with self.sessions() as session:
+            conversation_id = (await session.scalars(query)).first()
+        return None if conversation_id is None else await self.get_conversation(conversation_id, owner)
+
+    async def seed_messages(self, conversation_id: str, owner: str | None, turns: list[tuple[str, str]]) -> bool:
+        """Store turns a client brought from elsewhere, only into a conversation that has no message yet."""
+        now = utcnow()
+        async with self.sessions.begin() as session:
+            conversation = await self._owned(session, conversation_id, owner)
+            exists = await session.scalar(select(Message.id).where(Message.conversation_id == conversation_id))
+            if exists is not None:
+                return False
+            for position, (role, text) in enumerate(turns):
+                session.add(
+                    Message(
+                        id=new_id("msg"),
+                        conversation_id=conversation_id,
+                        position=position,
+                        role=role,
+                        content=text,
+                        status="completed",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            first_user = next((text for role, text in turns if role == "user"), None)
+            if first_user and not conversation.title_is_custom:
+                conversation.title = _title_from(first_user)
+            conversation.updated_at = now
+        return True
+
     async def get_conversation(self, conversation_id: str, owner: str | None) -> ConversationRecord:
         async with self.sessions() as session:
             row = await self._owned(session, conversation_id, owner)
