@@ -4,8 +4,10 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 STATIC := src/rillchat/web/static
 WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -type f -print 2>/dev/null)
+AISDK := tests/aisdk
+AISDK_SOURCES := $(AISDK)/package.json $(AISDK)/package-lock.json $(AISDK)/page.jsx $(AISDK)/build.mjs
 
-.PHONY: help setup run test check lint format bench web
+.PHONY: help setup run test check lint format bench web aisdk
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,10 +28,17 @@ $(STATIC)/.built: $(WEB_SOURCES)
 web: ## rebuild the browser UI
 	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
+# The Vercel AI SDK's useChat (5, 6 and 7) bundled into test pages, for tests/e2e/test_aisdk_usechat.py.
+$(AISDK)/dist/.built: $(AISDK_SOURCES)
+	cd $(AISDK) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	@touch $@
+
+aisdk: $(AISDK)/dist/.built ## install and bundle the AI SDK useChat test pages (tests/aisdk)
+
 run: setup ## serve rillchat at http://127.0.0.1:8000 (embedded model, UI included)
 	$(UV) run --frozen rillchat serve
 
-test: setup check ## lint, type-check and run every test
+test: setup check aisdk ## lint, type-check and run every test
 	$(UV) run --frozen pytest
 
 check: .venv/.synced ## ruff format --check, ruff check, mypy --strict
