@@ -140,6 +140,10 @@ class TurnRecord:
     history: list[tuple[str, str]]
 
 
+def _chat_key(owner: str | None, chat_id: str) -> str:
+    return f"{owner or ''}/{chat_id}"
+
+
 def _title_from(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= _TITLE_LENGTH else line[: _TITLE_LENGTH - 1].rstrip() + "…"
@@ -200,7 +204,8 @@ class Repository:
         if found is not None or not create:
             return found
         now = utcnow()
-        row = Conversation(id=new_id("conv"), owner=owner, chat_id=chat_id, created_at=now, updated_at=now)
+        key = _chat_key(owner, chat_id)
+        row = Conversation(id=new_id("conv"), owner=owner, chat_key=key, created_at=now, updated_at=now)
         row.title, row.title_is_custom = "New conversation", False
         try:
             async with self.sessions.begin() as session:
@@ -210,10 +215,7 @@ class Repository:
         return ConversationRecord.of(row, [])
 
     async def _chat_conversation(self, owner: str | None, chat_id: str) -> ConversationRecord | None:
-        query = select(Conversation.id).where(
-            Conversation.chat_id == chat_id,
-            Conversation.owner.is_(None) if owner is None else Conversation.owner == owner,
-        )
+        query = select(Conversation.id).where(Conversation.chat_key == _chat_key(owner, chat_id))
         async with self.sessions() as session:
             conversation_id = (await session.scalars(query)).first()
         return None if conversation_id is None else await self.get_conversation(conversation_id, owner)

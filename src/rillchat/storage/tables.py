@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -50,14 +50,14 @@ class Conversation(Base):
     temperature: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    # The client-chosen id of a Vercel AI SDK chat that this conversation is (``api/aisdk.py``), if any.
-    chat_id: Mapped[str | None] = mapped_column(String(200))
+    # ``<owner>/<chat id>`` of the Vercel AI SDK chat this conversation is (``api/aisdk.py``), if any: one
+    # conversation per owner and client-chosen chat id (chat ids hold no "/", so the key is unambiguous).
+    chat_key: Mapped[str | None] = mapped_column(String(340))
 
-    __table_args__ = (Index("ix_conversations_owner_updated", "owner", "updated_at", "id"),)
-
-
-# One conversation per (owner, chat id); NULL owners (keys off) count as one owner, as NULLs never collide.
-Index("ux_conversations_owner_chat_id", func.coalesce(Conversation.owner, ""), Conversation.chat_id, unique=True)
+    __table_args__ = (
+        Index("ix_conversations_owner_updated", "owner", "updated_at", "id"),
+        Index("ux_conversations_chat_key", "chat_key", unique=True),
+    )
 
 
 class Message(Base):

@@ -1,5 +1,7 @@
 """chat ids: a client-chosen chat id (the Vercel AI SDK's ``useChat`` id) names a conversation per owner
 
+``chat_key`` is ``<owner>/<chat id>`` (owner empty when keys are off); chat ids never hold a ``/``.
+
 Revision ID: 0005_chat_ids
 Revises: 0016_search
 Create Date: 2026-11-30
@@ -15,19 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # add_column alone never makes batch mode copy the table on SQLite: a plain ALTER TABLE ADD COLUMN.
     with op.batch_alter_table("conversations") as batch:
-        batch.add_column(sa.Column("chat_id", sa.String(200), nullable=True))
-    # One conversation per (owner, chat id); anonymous owners (keys off) share the empty-string owner, since
-    # NULLs never collide in a unique index.
-    op.create_index(
-        "ux_conversations_owner_chat_id",
-        "conversations",
-        [sa.text("coalesce(owner, '')"), "chat_id"],
-        unique=True,
-    )
+        batch.add_column(sa.Column("chat_key", sa.String(340), nullable=True))
+    # A plain column index, not an expression one: SQLite's batch mode could not reflect (and keep) that.
+    op.create_index("ux_conversations_chat_key", "conversations", ["chat_key"], unique=True)
 
 
 def downgrade() -> None:
-    op.drop_index("ux_conversations_owner_chat_id", table_name="conversations")
+    op.drop_index("ux_conversations_chat_key", table_name="conversations")
     with op.batch_alter_table("conversations") as batch:
-        batch.drop_column("chat_id")
+        batch.drop_column("chat_key")
