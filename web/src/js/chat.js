@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { uuid } from "./dom.js";
 import { explainError } from "./errors.js";
+import { RateMeter } from "./ratemeter.js";
 import { ReplyStream } from "./replystream.js";
 import { makeMessage } from "./state.js";
 import { save } from "./storage.js";
@@ -16,23 +17,15 @@ const STATUS_WORDS = {
   interrupted: "Reply interrupted",
 };
 
-/** Deltas per second over the last two seconds (approximate tokens/s). */
-class RateMeter {
-  constructor() {
-    this.times = [];
-    this.first = 0;
-  }
-  tick(now = performance.now()) {
-    if (!this.first) this.first = now;
-    this.times.push(now);
-    while (this.times.length && now - this.times[0] > 2000) this.times.shift();
-  }
-  rate(now = performance.now()) {
-    while (this.times.length && now - this.times[0] > 2000) this.times.shift();
-    const span = Math.min(2000, now - this.first);
-    if (!this.times.length || span < 250) return null;
-    return (this.times.length * 1000) / span;
-  }
+/** The first words of a reply as plain text, for the screen-reader announcement when it finishes. */
+export function firstWords(text, count = 12) {
+  const words = String(text ?? "")
+    .replace(/```[^\n]*\n?/g, " ") // code fences
+    .replace(/[#>*_`|~[\]()-]+/g, " ") // markdown punctuation
+    .split(/\s+/)
+    .filter(Boolean);
+  if (!words.length) return "";
+  return words.slice(0, count).join(" ") + (words.length > count ? "…" : "");
 }
 
 function normalizeError(error) {
@@ -93,7 +86,7 @@ export class ChatController {
     if (s.busy || !text.trim()) return false;
     if (replaceFrom) this.removeFrom(replaceFrom.key);
     const user = makeMessage({ role: "user", content: text, status: "completed" });
-    const reply = makeMessage({ role: "assistant", status: "streaming", model: s.model });
+    const reply = makeMessage({ role: "assistant", status: "streaming", model: s.model, sentAt: performance.now() });
     for (const m of [user, reply]) {
       s.messages.push(m);
       s.emit("message-added", m);
@@ -165,10 +158,15 @@ export class ChatController {
     const s = this.state;
     if (s.active?.key !== reply.key) this.setActive({ key: reply.key, phase: "connecting", position: null, rate: null });
     this.startRateTimer();
+    const meter = this.meter;
     const stream = new ReplyStream({
       ...options,
       onEvent: (ev) => this.onEvent(reply, user, ev),
-      onState: (st) => this.onStreamState(reply, st),
+      onState: (st) => {
+        if (st.state === "connected") meter.connected();
+        this.onStreamState(reply, st);
+      },
+      onRead: () => meter.read(),
     });
     this.stream = stream;
     let outcome;
@@ -218,13 +216,29 @@ export class ChatController {
     this.settle(reply);
   }
 
+  /** How long the reply took and how fast it came, from what this page saw of it live. */
+  measure(reply, meter) {
+    if (!meter?.live) return;
+    const now = performance.now();
+    const span = (meter.last - meter.first) / 1000;
+    reply.timing = {
+      // From Send to the end, when this page sent it; a reply joined half-way has no known start.
+      seconds: reply.sentAt ? (now - reply.sentAt) / 1000 : null,
+      rate: meter.live >= 2 && span > 0 ? (meter.live - 1) / span : null,
+    };
+  }
+
   /** The reply ended: final render, status announcement, composer back. */
   settle(reply) {
     if (reply.status === "streaming") reply.status = "interrupted";
+    if (!reply.timing) this.measure(reply, this.meter);
     this.setActive(null);
     this.state.emit("message-changed", reply);
     let words = STATUS_WORDS[reply.status] ?? "Reply ended";
     if (reply.error && reply.status !== "completed") words += `: ${explainError(reply.error).text}`;
+    // Screen-reader users hear how the reply begins, without having to go and find it.
+    const opening = reply.status === "completed" ? firstWords(reply.content) : "";
+    if (opening) words += `: ${opening}`;
     this.announce(words);
     this.conversations.touch(this.state.conversationId);
   }

@@ -39,6 +39,13 @@ export class Composer {
     this.focus();
   }
 
+  /** Sends `text` as if it had been typed (an example prompt). */
+  sendText(text) {
+    this.input.value = text;
+    this.changed();
+    this.submit();
+  }
+
   changed() {
     const error = this.validate(this.input.value);
     if (error !== this.error) {

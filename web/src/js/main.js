@@ -95,6 +95,10 @@ function start() {
     notice,
   });
 
+  // Example prompts in the empty state: one click sends it, as if typed.
+  for (const button of document.querySelectorAll("[data-testid=example-prompt]")) {
+    button.addEventListener("click", () => composer.sendText(button.textContent.trim()));
+  }
   $("[data-testid=header-new-chat]").addEventListener("click", () => chat.newConversation());
   // Skip links: to the list (showing the sidebar if it is hidden) and to the composer, focus included.
   $("[data-testid=skip-to-list]").addEventListener("click", (e) => {

@@ -25,7 +25,7 @@ class MessageView {
       h("span", { class: "spinner", "aria-hidden": "true" }), h("span", { class: "progress-text" }));
     this.status = h("div", { class: "msg-status", dataset: { testid: "message-status" }, hidden: true });
     this.errorBox = h("div", { class: "msg-error", hidden: true });
-    this.meta = h("div", { class: "msg-meta" });
+    this.meta = h("div", { class: "msg-meta", dataset: { testid: "message-meta" } });
     this.actions = h("div", { class: "msg-actions" });
     this.el = h("article", {
       class: `msg msg-${role}`,
@@ -111,6 +111,11 @@ class MessageView {
     const parts = [];
     if (m.role === "assistant" && m.model && !this.streaming) parts.push(m.model);
     if (m.role === "assistant" && m.usage?.outputTokens) parts.push(`${m.usage.outputTokens} tokens`);
+    // Measured by this page while it watched the reply (chat.js measure()).
+    if (m.role === "assistant" && m.timing && !this.streaming) {
+      if (m.timing.seconds !== null) parts.push(`${m.timing.seconds.toFixed(1)} s`);
+      if (m.timing.rate !== null) parts.push(`${Math.round(m.timing.rate)} tok/s`);
+    }
     this.meta.textContent = parts.join(" · ");
   }
 
@@ -184,8 +189,14 @@ class MessageView {
       h("button", { type: "button", class: "btn btn-small", dataset: { testid: "edit-cancel" }, onclick: cancel }, "Cancel"),
       h("button", { type: "button", class: "btn btn-primary btn-small", dataset: { testid: "edit-save" }, onclick: save }, "Save & send")));
     this.actions.replaceChildren();
-    area.focus();
+    // The box replaces a text that may have been taller: keep the view where it is (no jump to the bottom)
+    // and show the whole box, clear of the header, once it is laid out.
+    this.list.scroller.hold();
+    area.focus({ preventScroll: true });
     area.setSelectionRange(area.value.length, area.value.length);
+    requestAnimationFrame(() => {
+      if (this.editing) this.body.scrollIntoView({ block: "nearest" });
+    });
   }
 }
 

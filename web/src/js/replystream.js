@@ -31,8 +31,10 @@ export class ReplyStream {
    * @param {string|null} [o.lastEventId] resume after this id (null: from the start)
    * @param {(ev: {id, event, data}) => void} o.onEvent  every new event, parsed data in ev.data
    * @param {(s: {state: "connecting"|"connected"|"reconnecting"|"offline", attempt?: number, delayMs?: number}) => void} [o.onState]
+   * @param {() => void} [o.onRead]  every read of the body (the rate meter tells replay bursts from live text)
    */
-  constructor({ body = null, replyId = null, lastEventId = null, onEvent, onState = () => {} }) {
+  constructor({ body = null, replyId = null, lastEventId = null, onEvent, onState = () => {}, onRead = () => {} }) {
+    this.onRead = onRead;
     this.body = body;
     this.replyId = replyId;
     this.lastEventId = lastEventId;
@@ -104,6 +106,7 @@ export class ReplyStream {
         await readSse(response, {
           onBytes: () => {
             this.lastBytesAt = Date.now();
+            this.onRead();
           },
           onEvent: (raw) => {
             if (this.closed || !isAfter(raw.id, this.lastEventId)) return; // a replay: already seen

@@ -64,6 +64,12 @@ export class Scroller {
     this.update();
   }
 
+  /** Stops following without the user scrolling (an edit box opened: the view must not jump away). */
+  hold() {
+    this.following = false;
+    this.update();
+  }
+
   /** Back to following (a new message was sent, or a conversation opened). */
   reset() {
     this.following = true;
