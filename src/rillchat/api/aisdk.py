@@ -40,7 +40,7 @@ _STREAM_RESPONSE: dict[int | str, dict[str, object]] = {
 ChatId = Path(pattern=CHAT_ID_PATTERN, description="The chat's id, as useChat's `id`.")
 
 
-def _ui_stream(services: Services, generation: AnyReply, *, interrupt_on_leave: bool) -> ReplyStreamResponse:
+def _ui_stream(services: Services, generation: AnyReply, *, leaving_stops: bool) -> ReplyStreamResponse:
     return ReplyStreamResponse(
         generation,
         services.hub,
@@ -48,7 +48,7 @@ def _ui_stream(services: Services, generation: AnyReply, *, interrupt_on_leave: 
         keepalive=services.settings.keepalive_seconds,
         wait_opened=False,  # an upstream that fails to open is an ``error`` chunk, which useChat shows
         frames=(UIMessageStreamEncoder(), UI_MESSAGE_STREAM_HEADERS),
-        interrupt_on_leave=interrupt_on_leave,
+        leaving_stops=leaving_stops,
     )
 
 
@@ -73,7 +73,7 @@ async def ai_sdk_chat(body: UIChatRequest, request: Request) -> ReplyStreamRespo
         replaceFromMessageId=plan.replace_from_message_id,
     )
     generation = await services.replies.start(chat_request, owner, client_of(request))
-    return _ui_stream(services, generation, interrupt_on_leave=not body.resumable)
+    return _ui_stream(services, generation, leaving_stops=not body.resumable)
 
 
 @router.get(
@@ -93,7 +93,7 @@ async def resume_ai_sdk_chat(request: Request, chat_id: str = ChatId) -> Respons
     generation = await services.replies.find(reply_id, owner)
     if generation is None or generation.done or generation.log.closed:
         return Response(status_code=204)  # it ended since: the stored message has it whole
-    return _ui_stream(services, generation, interrupt_on_leave=False)
+    return _ui_stream(services, generation, leaving_stops=False)
 
 
 @router.get("/{chat_id}/messages", response_model=UIChatHistory, responses=ERROR_RESPONSES)

@@ -58,11 +58,11 @@ class ReplyStreamResponse(Response):
         wait_opened: bool = True,
         headers: list[tuple[bytes, bytes]] | None = None,
         frames: tuple[FrameEncoder, list[tuple[bytes, bytes]]] | None = None,
-        interrupt_on_leave: bool | None = None,
+        leaving_stops: bool = False,
     ) -> None:
         """``frames``: an encoder and its headers, for an SSE protocol other than rillchat's own events.
-        ``interrupt_on_leave``: whether the reply stops when its last reader leaves (default: plain text only,
-        whose clients cannot resume)."""
+        ``leaving_stops``: this client's leaving stops the reply (if no one else follows it), whatever kind
+        of reply it is (see ``Hub.detach``)."""
         self.generation = generation
         self.hub = hub
         self.sse = sse
@@ -71,7 +71,7 @@ class ReplyStreamResponse(Response):
         self.wait_opened = wait_opened
         self.background = None
         self.frames = frames[0] if frames else None
-        self.interrupt_on_leave = (not sse) if interrupt_on_leave is None else interrupt_on_leave
+        self.leaving_stops = leaving_stops
         self.extra_headers = (
             (frames[1] if frames else SSE_HEADERS if sse else TEXT_HEADERS)
             + [(b"x-rillchat-reply-id", generation.id.encode())]
@@ -91,7 +91,7 @@ class ReplyStreamResponse(Response):
                 task.cancel()
             await asyncio.gather(writer, watcher, return_exceptions=True)
             # Plain-text clients cannot resume, so nobody else can want what they leave behind.
-            self.hub.detach(self.generation, interrupt_now=self.interrupt_on_leave)
+            self.hub.detach(self.generation, interrupt_now=not self.sse, leaving_stops=self.leaving_stops)
         if not client_left and not writer.cancelled() and writer.exception() is not None:
             raise writer.exception()  # type: ignore[misc]
 

@@ -85,7 +85,10 @@ class Hub:
         if timer is not None:
             timer.cancel()
 
-    def detach(self, generation: Reply, *, interrupt_now: bool) -> None:
+    def detach(self, generation: Reply, *, interrupt_now: bool, leaving_stops: bool = False) -> None:
+        """A follower left. ``interrupt_now``: if it was the last, interrupt the reply now, without a grace
+        period (its client could not resume). ``leaving_stops``: the same, and no policy may let the reply run
+        on: the client's leaving is its stop button (useChat without ``resumable``, issue 15)."""
         if not generation.local:
             if self.remote_follow is not None:
                 self._spawn(self.remote_follow(generation.id, -1))
@@ -94,7 +97,7 @@ class Hub:
         self._followers[generation.id] = left
         if left > 0 or generation.done:
             return
-        if interrupt_now or self.grace_seconds <= 0:
+        if leaving_stops or interrupt_now or self.grace_seconds <= 0:
             generation.interrupt()
             return
         loop = asyncio.get_running_loop()
