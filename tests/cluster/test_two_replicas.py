@@ -162,26 +162,3 @@ def test_a_follower_on_b_keeps_a_reply_on_a_alive_past_the_grace_period(replicas
     assert rest[-1].data["status"] == "completed"
     assert text_of(seen + rest) == expected_text(fake_openai.scenario)
     assert fake_openai.stats.streams_disconnected == 0
-
-
-def test_an_ai_sdk_chat_started_on_one_replica_resumes_from_its_start_on_the_other(replicas, fake_openai):
-    """useChat's resume (GET {api}/{chatId}/stream) after a reload that landed on another replica."""
-    a, b = replicas
-    fake_openai.scenario = Scenario(tokens=60, rate=60)
-    chat_id = uuid.uuid4().hex[:16]
-    message = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "go"}]}
-    request = {"id": chat_id, "messages": [message], "trigger": "submit-message", "resumable": True}
-    with httpx.Client(timeout=30) as client:
-        with connect_sse(client, "POST", f"{a}/api/ai-sdk/chat", json=request) as source:
-            seen = [json.loads(s.data) for _, s in zip(range(5), source.iter_sse(), strict=False)]
-        with connect_sse(client, "GET", f"{b}/api/ai-sdk/chat/{chat_id}/stream") as source:
-            assert source.response.status_code == 200
-            resumed = [s.data for s in source.iter_sse()]
-        assert client.get(f"{b}/api/ai-sdk/chat/{chat_id}/stream").status_code == 204
-    chunks = [json.loads(data) for data in resumed[:-1]]
-    assert resumed[-1] == "[DONE]"
-    assert chunks[: len(seen)] == seen, "replayed from the start chunk"
-    text = "".join(c["delta"] for c in chunks if c["type"] == "text-delta")
-    assert text == expected_text(fake_openai.scenario)
-    assert chunks[-1]["messageMetadata"]["status"] == "completed"
-    assert fake_openai.stats.requests_total == 1
