@@ -54,11 +54,12 @@ def _frame(chunk: dict[str, Any]) -> bytes:
 class UIMessageStreamEncoder:
     """Renders one reader's batches of log entries; make one per response."""
 
-    __slots__ = ("_open_id", "_open_kind", "_parts")
+    __slots__ = ("_delta_prefix", "_open_id", "_open_kind", "_parts")
 
     def __init__(self) -> None:
         self._open_kind: str | None = None  # "text" or "reasoning"
         self._open_id = ""
+        self._delta_prefix = b""  # the open part's delta frame up to its text: one dumps per token, not a dict
         self._parts = 0
 
     def encode(self, events: Iterable[Event]) -> bytes:
@@ -78,13 +79,14 @@ class UIMessageStreamEncoder:
         return b""
 
     def _delta(self, part: str, text: str) -> bytes:
-        opening = b""
-        if self._open_kind != part:
-            opening = self._close()
-            self._parts += 1
-            self._open_kind, self._open_id = part, f"{part}-{self._parts}"
-            opening += _frame({"type": f"{part}-start", "id": self._open_id})
-        return opening + _frame({"type": f"{part}-delta", "id": self._open_id, "delta": text})
+        if self._open_kind == part:
+            return self._delta_prefix + orjson.dumps(text) + b"}\n\n"
+        opening = self._close()
+        self._parts += 1
+        self._open_kind, self._open_id = part, f"{part}-{self._parts}"
+        self._delta_prefix = b'data: {"type":"%s-delta","id":"%s","delta":' % (part.encode(), self._open_id.encode())
+        opening += _frame({"type": f"{part}-start", "id": self._open_id})
+        return opening + self._delta_prefix + orjson.dumps(text) + b"}\n\n"
 
     def _close(self) -> bytes:
         if self._open_kind is None:
