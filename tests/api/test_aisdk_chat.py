@@ -298,3 +298,15 @@ def test_openapi_declares_the_endpoint_its_resume_route_and_its_history(server, 
     assert "text/event-stream" in paths[API]["post"]["responses"]["200"]["content"]
     assert "204" in paths[f"{API}/{{chat_id}}/stream"]["get"]["responses"]
     assert "get" in paths[f"{API}/{{chat_id}}/messages"]
+
+
+def test_a_retry_with_the_same_client_request_id_attaches_to_the_same_reply(server, client, fake_openai):
+    fake_openai.scenario = Scenario(tokens=5)
+    chat_id = new_chat_id()
+    body = chat_body(chat_id, user("once"), clientRequestId=f"retry-{chat_id}")
+    _, first = stream(client, "POST", f"{server}{API}", json=body)
+    _, again = stream(client, "POST", f"{server}{API}", json=body)
+    assert again[0]["messageId"] == first[0]["messageId"]
+    assert text_of(again) == text_of(first) == expected_text(fake_openai.scenario)
+    assert fake_openai.stats.requests_total == 1
+    assert len(history(client, server, chat_id)) == 2
