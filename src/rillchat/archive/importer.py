@@ -122,6 +122,7 @@ def _from_export(data: dict[str, Any]) -> list[ImportedConversation]:
                 model=m.model,
                 input_tokens=m.usage.inputTokens if m.usage else None,
                 output_tokens=m.usage.outputTokens if m.usage else None,
+                reasoning=_text(m.reasoning) if m.reasoning else None,
             )
             for m in c.messages
         ]

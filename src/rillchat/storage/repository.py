@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 SETTINGS_FIELDS = ("model", "instructions", "temperature")
+# Imports write rows directly; these say which columns of parallel work (issues 12 and 14) exist yet.
+_HAS_REASONING = hasattr(Message, "reasoning")
+_HAS_MESSAGE_TREE = hasattr(Message, "parent_id") and hasattr(Conversation, "active_message_id")
 
 _TITLE_LENGTH = 80
 
@@ -117,6 +120,7 @@ class ImportedMessage:
     input_tokens: int | None = None
     output_tokens: int | None = None
     updated_at: datetime | None = None
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,19 +321,17 @@ class Repository:
             query = query.order_by(Conversation.created_at, Conversation.id).limit(page_size)
             async with self.sessions() as session:
                 rows = (await session.scalars(query)).all()
-                if not rows:
-                    return
-                messages = (
-                    await session.scalars(
-                        select(Message)
-                        .where(Message.conversation_id.in_([r.id for r in rows]))
-                        .order_by(Message.conversation_id, Message.position)
-                    )
-                ).all()
-            by_conversation: dict[str, list[MessageRecord]] = {r.id: [] for r in rows}
-            for m in messages:
-                by_conversation[m.conversation_id].append(MessageRecord.of(m))
-            yield [ConversationRecord.of(r, by_conversation[r.id]) for r in rows]
+            if not rows:
+                return
+            # Each conversation as ``get_conversation`` reads it (the messages a reader sees, in order),
+            # so the export follows whatever that means as the schema grows.
+            page = []
+            for row in rows:
+                try:
+                    page.append(await self.get_conversation(row.id, owner))
+                except NotFound:
+                    continue  # deleted while the export ran
+            yield page
             if len(rows) < page_size:
                 return
             after = (rows[-1].created_at, rows[-1].id)
@@ -376,6 +378,12 @@ class Repository:
                         "updated_at": m.updated_at or m.created_at,
                     }
                 )
+                if _HAS_REASONING and m.reasoning:  # issue 14's column, once it is there
+                    message_rows[-1]["reasoning"] = m.reasoning
+                if _HAS_MESSAGE_TREE:  # issue 12's tree: an imported conversation is one linear branch
+                    message_rows[-1]["parent_id"] = message_rows[-2]["id"] if position else None
+            if _HAS_MESSAGE_TREE and imported.messages:
+                conversation_rows[-1]["active_message_id"] = message_rows[-1]["id"]
         async with self.sessions.begin() as session:
             if conversation_rows:
                 await session.execute(insert(Conversation), conversation_rows)

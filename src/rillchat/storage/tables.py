@@ -57,6 +57,7 @@ class Conversation(Base):
     __table_args__ = (
         Index("ix_conversations_owner_updated", "owner", "updated_at", "id"),
         Index("ux_conversations_chat_key", "chat_key", unique=True),
+        Index("ix_conversations_owner_created", "owner", "created_at", "id"),
     )
 
 

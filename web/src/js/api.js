@@ -48,11 +48,11 @@ export async function errorFrom(response) {
   return error;
 }
 
-async function request(method, path, body, { signal } = {}) {
+async function request(method, path, body, { signal, raw } = {}) {
   const init = { method, headers: { Accept: "application/json", ...authHeaders() }, signal };
-  if (body !== undefined) {
+  if (body !== undefined || raw !== undefined) {
     init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.body = raw ?? JSON.stringify(body); // raw: a File of JSON, sent as it is
   }
   const response = await fetch(path, init);
   if (!response.ok) throw await errorFrom(response);
@@ -68,12 +68,20 @@ export const api = {
 
   listConversations: ({ limit = 50, cursor } = {}) =>
     request("GET", `/api/conversations?limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ""}`),
-  createConversation: (title) => request("POST", "/api/conversations", title ? { title } : {}),
+  createConversation: (title, settings = {}) => request("POST", "/api/conversations", title ? { title, ...settings } : { ...settings }),
+  updateConversation: (id, changes) => request("PATCH", `/api/conversations/${enc(id)}`, changes),
+  searchConversations: (q, { limit = 20, cursor, signal } = {}) =>
+    request("GET", `/api/conversations/search?q=${enc(q)}&limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ""}`, undefined, { signal }),
+  importConversations: (file) => request("POST", "/api/conversations/import", undefined, { raw: file }),
   getConversation: (id, opts) => request("GET", `/api/conversations/${enc(id)}`, undefined, opts),
   renameConversation: (id, title) => request("PATCH", `/api/conversations/${enc(id)}`, { title }),
   deleteConversation: (id) => request("DELETE", `/api/conversations/${enc(id)}`),
 
   stopReply: (replyId) => request("POST", `/api/streams/${enc(replyId)}/stop`),
+
+  /** GET an export (a Response, not read: the caller saves it as a file). */
+  exportConversations: (id, format) =>
+    fetch(`/api/conversations/${id ? `${enc(id)}/` : ""}export?format=${enc(format)}`, { headers: authHeaders(), cache: "no-store" }),
 
   /** POST /api/chat/stream as SSE. Returns the Response (not read). */
   openChatStream: (body, signal) =>

@@ -46,6 +46,7 @@ function fromServer(m) {
     model: m.model ?? null,
     usage: m.usage ?? null,
     replyId: m.replyId ?? null,
+    createdAt: m.createdAt ?? null,
   });
 }
 
@@ -85,8 +86,9 @@ export class ChatController {
     const s = this.state;
     if (s.busy || !text.trim()) return false;
     if (replaceFrom) this.removeFrom(replaceFrom.key);
-    const user = makeMessage({ role: "user", content: text, status: "completed" });
-    const reply = makeMessage({ role: "assistant", status: "streaming", model: s.model, sentAt: performance.now() });
+    const now = new Date().toISOString();
+    const user = makeMessage({ role: "user", content: text, status: "completed", createdAt: now });
+    const reply = makeMessage({ role: "assistant", status: "streaming", model: s.model, sentAt: performance.now(), createdAt: now });
     for (const m of [user, reply]) {
       s.messages.push(m);
       s.emit("message-added", m);
@@ -129,9 +131,16 @@ export class ChatController {
     if (s.conversationId || this.stateless) return;
     const title = text.trim().split("\n")[0].slice(0, 60);
     try {
-      const conv = await api.createConversation(title);
+      // A new conversation starts from the settings on screen (the user's defaults) and remembers them.
+      const temperature = s.settings.temperature;
+      const conv = await api.createConversation(title, {
+        model: s.model ?? null,
+        instructions: s.settings.instructions.trim() ? s.settings.instructions : null,
+        temperature: typeof temperature === "number" && Number.isFinite(temperature) ? temperature : null,
+      });
       this.conversations.add(conv);
       this.setConversation(conv.id, { push: false });
+      s.emit("conversation-loaded", conv);
     } catch (err) {
       if ([404, 405, 501].includes(err.status)) {
         this.stateless = true; // no conversation store on this server
@@ -435,6 +444,7 @@ export class ChatController {
     s.messages = (conv.messages ?? []).filter((m) => m.role === "user" || m.role === "assistant").map(fromServer);
     s.emit("messages", s.messages);
     this.conversations.update(conv);
+    s.emit("conversation-loaded", conv);
     const live = s.messages.findLast((m) => m.role === "assistant" && m.status === "streaming" && m.replyId);
     if (live && attach && !s.busy) {
       // Rebuild its text from the stream's first event: what the database holds may be behind.

@@ -4,19 +4,36 @@ import { onUnauthorized } from "./api.js";
 import { ChatController } from "./chat.js";
 import { Composer } from "./composer.js";
 import { Conversations } from "./conversations.js";
+import { ConversationSettings } from "./convsettings.js";
 import { hydrateIcons } from "./icons.js";
 import { MessageList } from "./messages.js";
 import { Scroller } from "./scroll.js";
+import { Search } from "./search.js";
 import { Settings } from "./settings.js";
 import { Sidebar } from "./sidebar.js";
 import { AppState } from "./state.js";
 import { load } from "./storage.js";
+import { keepTimesFresh } from "./timestamps.js";
+import { Transfer } from "./transfer.js";
 
 const $ = (selector) => document.querySelector(selector);
 
 function conversationFromHash() {
   const m = /(?:^#|&)c=([^&]+)/.exec(location.hash);
   return m ? decodeURIComponent(m[1]) : null;
+}
+
+/** Scrolls to a message (a search hit) once it is drawn, and marks it for a moment. */
+function revealMessage(messageId, framesLeft = 30) {
+  if (!messageId) return;
+  const el = document.querySelector(`#messages [data-message-id="${CSS.escape(messageId)}"]`);
+  if (!el) {
+    if (framesLeft > 0) requestAnimationFrame(() => revealMessage(messageId, framesLeft - 1));
+    return;
+  }
+  el.scrollIntoView({ block: "center" });
+  el.classList.add("search-target");
+  setTimeout(() => el.classList.remove("search-target"), 2500);
 }
 
 function start() {
@@ -99,6 +116,22 @@ function start() {
   for (const button of document.querySelectorAll("[data-testid=example-prompt]")) {
     button.addEventListener("click", () => composer.sendText(button.textContent.trim()));
   }
+
+  new ConversationSettings(state, settings, {
+    scope: $("[data-testid=settings-scope]"),
+    makeDefault: $("[data-testid=settings-make-default]"),
+    notice,
+  });
+  new Transfer(state, $("#settings"), { conversations, announce });
+  new Search(state, { input: $("#search-input"), results: $("#search-results"), status: $("#search-status"), nav: $("#sidebar") }, {
+    open: async (id, messageId) => {
+      sidebar.close();
+      if (id !== state.conversationId) await chat.openConversation(id);
+      revealMessage(messageId);
+    },
+  });
+  keepTimesFresh($("#messages"));
+
   $("[data-testid=header-new-chat]").addEventListener("click", () => chat.newConversation());
   // Skip links: to the list (showing the sidebar if it is hidden) and to the composer, focus included.
   $("[data-testid=skip-to-list]").addEventListener("click", (e) => {

@@ -8,6 +8,7 @@ import { copyText, flashLabel, h } from "./dom.js";
 import { explainError } from "./errors.js";
 import { StreamingMarkdown } from "./incremental.js";
 import { progressText, statusText } from "./progress.js";
+import { timeElement } from "./timestamps.js";
 
 const ROLE_LABEL = { user: "You", assistant: "Assistant" };
 const ERROR_PREFIX = { failed: "Failed: ", interrupted: "Interrupted: ", stopped: "Stopped: ", incomplete: "Incomplete: " };
@@ -26,6 +27,7 @@ class MessageView {
     this.status = h("div", { class: "msg-status", dataset: { testid: "message-status" }, hidden: true });
     this.errorBox = h("div", { class: "msg-error", hidden: true });
     this.meta = h("div", { class: "msg-meta", dataset: { testid: "message-meta" } });
+    this.when = h("span", { class: "msg-when" });
     this.actions = h("div", { class: "msg-actions" });
     this.el = h("article", {
       class: `msg msg-${role}`,
@@ -33,7 +35,7 @@ class MessageView {
       "aria-label": ROLE_LABEL[role] ?? role,
     },
     h("div", { class: "bubble" }, this.body, this.status, this.errorBox),
-    h("div", { class: "msg-foot" }, this.meta, this.actions));
+    h("div", { class: "msg-foot" }, this.when, this.meta, this.actions));
     if (role === "assistant") this.markdown = new StreamingMarkdown(this.body);
     this.refresh();
   }
@@ -109,14 +111,19 @@ class MessageView {
   renderMeta() {
     const m = this.message;
     const parts = [];
-    if (m.role === "assistant" && m.model && !this.streaming) parts.push(m.model);
+    if (m.role === "assistant" && m.model && !this.streaming) {
+      parts.push(h("span", { class: "msg-model", dataset: { testid: "message-model" }, title: "The model that wrote this reply" }, m.model));
+    }
     if (m.role === "assistant" && m.usage?.outputTokens) parts.push(`${m.usage.outputTokens} tokens`);
     // Measured by this page while it watched the reply (chat.js measure()).
     if (m.role === "assistant" && m.timing && !this.streaming) {
       if (m.timing.seconds !== null) parts.push(`${m.timing.seconds.toFixed(1)} s`);
       if (m.timing.rate !== null) parts.push(`${Math.round(m.timing.rate)} tok/s`);
     }
-    this.meta.textContent = parts.join(" · ");
+    this.meta.replaceChildren(...parts.flatMap((p, i) => (i ? [" · ", p] : [p])));
+    const time = timeElement(m.createdAt);
+    if (time) this.when.replaceChildren(time);
+    else this.when.replaceChildren();
   }
 
   setProgress(active) {

@@ -48,13 +48,17 @@ export class Settings {
     this.maxTokens.value = state.settings.maxOutputTokens ?? "";
 
     for (const input of [this.instructions, this.temperature, this.maxTokens]) {
-      input.addEventListener("input", () => this.store());
+      input.addEventListener("input", () => {
+        this.store();
+        if (input !== this.maxTokens) this.edited();
+      });
     }
     this.reset.addEventListener("click", () => {
       this.instructions.value = "";
       this.temperature.value = "";
       this.maxTokens.value = "";
       this.store();
+      this.edited();
     });
     this.keyInput = panel.querySelector("[data-testid=api-key]");
     this.keyInput.value = loadSecret("apiKey") ?? "";
@@ -73,9 +77,49 @@ export class Settings {
     });
     select.addEventListener("change", () => {
       state.model = select.value || null;
-      save("model", state.model);
+      // In a conversation the model is the conversation's (convsettings.js saves it); else the default.
+      if (state.conversationId) state.emit("settings-edited", { model: state.model });
+      else save("model", state.model);
       state.emit("models", state.models);
     });
+  }
+
+  /** The user changed instructions or temperature (not a conversation switch showing its values). */
+  edited() {
+    const { instructions, temperature } = this.state.settings;
+    this.state.emit("settings-edited", { instructions: instructions.trim() ? instructions : null, temperature });
+  }
+
+  /** Shows a conversation's settings (or the defaults) in the panel and uses them, saving nothing. */
+  show({ instructions, temperature }, model) {
+    this.instructions.value = instructions ?? "";
+    this.temperature.value = temperature ?? "";
+    this.store({ persist: false });
+    this.wantedModel = model ?? null;
+    this.pickModel();
+  }
+
+  showDefaults() {
+    const stored = load("settings", {});
+    this.show(
+      { instructions: typeof stored.instructions === "string" ? stored.instructions : "", temperature: typeof stored.temperature === "number" ? stored.temperature : null },
+      load("model", null),
+    );
+  }
+
+  /** What is on screen now becomes the defaults new chats start from. */
+  saveAsDefaults() {
+    save("settings", this.state.settings);
+    save("model", this.state.model);
+  }
+
+  pickModel() {
+    const s = this.state;
+    if (!s.models.length) return;
+    const fallback = s.models.find((m) => m.default) ?? s.models[0];
+    s.model = s.models.some((m) => m.id === this.wantedModel) ? this.wantedModel : fallback.id;
+    this.select.value = s.model;
+    s.emit("models", s.models);
   }
 
   open(show, focus = this.instructions) {
@@ -97,7 +141,7 @@ export class Settings {
     box.hidden = !error;
   }
 
-  store() {
+  store({ persist = true } = {}) {
     const limits = this.state.limits;
     const previous = this.state.settings;
     const temperature = parseNumber(this.temperature, { min: 0, max: 2, integer: false, name: "Temperature" });
@@ -113,7 +157,11 @@ export class Settings {
       temperature: temperature.error ? previous.temperature : temperature.value,
       maxOutputTokens: maxTokens.error ? previous.maxOutputTokens : maxTokens.value,
     };
-    save("settings", this.state.settings);
+    if (persist) {
+      // Outside a conversation the panel edits the defaults; inside one only max tokens stays global.
+      const defaults = this.state.conversationId ? { ...load("settings", {}), maxOutputTokens: this.state.settings.maxOutputTokens } : this.state.settings;
+      save("settings", defaults);
+    }
     this.state.emit("settings", this.state.settings);
   }
 
@@ -133,7 +181,7 @@ export class Settings {
     this.maxTokens.max = String(s.limits.maxOutputTokens);
     this.panel.querySelector("#max-tokens-help").textContent =
       `Longest reply: 1–${number(s.limits.maxOutputTokens)} tokens; empty uses the server's default.`;
-    const remembered = load("model", null);
+    const remembered = this.wantedModel !== undefined ? this.wantedModel : load("model", null);
     const fallback = s.models.find((m) => m.default) ?? s.models[0] ?? null;
     s.model = s.models.some((m) => m.id === remembered) ? remembered : fallback?.id ?? null;
     this.select.replaceChildren(

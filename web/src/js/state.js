@@ -20,6 +20,7 @@ export function makeMessage(fields) {
     model: null,
     usage: null,
     replyId: null,
+    createdAt: null,
     ...fields,
   };
 }
