@@ -67,9 +67,14 @@ class Settings(BaseSettings):
     max_messages: int = 500
     max_text_chars: int = 100_000
 
-    # Exposure: keys, origins, per-client caps (0 turns a cap off)
+    # Exposure: keys, origins, host names, per-client caps (0 turns a cap off)
     api_keys: dict[str, str] = Field(default_factory=dict)
     cors_origins: list[str] = Field(default_factory=list)
+    # Host header values answered (DNS rebinding): names, "*.example.com", or "*" for any.
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
+    # With API keys on, /metrics and the API docs (/docs, /redoc, /openapi.json) need a key unless opened.
+    public_metrics: bool = False
+    public_docs: bool = False
     rate_limit_per_minute: int = 120
     max_concurrent_replies: int = 32
     max_queued_local_replies: int = 8

@@ -4,10 +4,15 @@
 
     RillchatError                  code, message, HTTP status for a reply that has not started
     ├── RequestError (4xx)         the client asked for something we cannot do
+    │   ├── Unauthorized (401)     no valid API key (carries WWW-Authenticate)
     │   ├── UnknownModel (404)
     │   ├── NotFound (404)
+    │   ├── RequestTimeout (408)   headers or body too slow
+    │   ├── Conflict (409)
     │   ├── PayloadTooLarge (413)
-    │   └── Conflict (409)
+    │   ├── UnsupportedMediaType (415)
+    │   ├── InvalidField (422, or the status a limit names)
+    │   └── RateLimited (429)
     └── UpstreamError (5xx)        the model failed us
         ├── UpstreamAuthError (502)
         ├── UpstreamRateLimited (503, may carry Retry-After)
@@ -27,20 +32,31 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "RequestError",
+    "RequestTimeout",
     "RillchatError",
+    "Unauthorized",
     "UnknownModel",
+    "UnsupportedMediaType",
     "UpstreamAuthError",
     "UpstreamError",
     "UpstreamProtocolError",
     "UpstreamRateLimited",
     "UpstreamTimeout",
     "UpstreamUnavailable",
+    "clip",
 ]
+
+
+def clip(value: str, limit: int = 60) -> str:
+    """Client input as an error message may echo it: its repr, cut short (issue 11: a 500 KB id came back)."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + "…"
 
 
 class RillchatError(Exception):
     status_code = 500
     code = "internal_error"
+    #: Response headers the error needs besides its JSON body (``WWW-Authenticate`` for a 401).
+    headers: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, message: str, *, code: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -53,6 +69,22 @@ class RillchatError(Exception):
 class RequestError(RillchatError):
     status_code = 400
     code = "invalid_request"
+
+
+class Unauthorized(RequestError):
+    status_code = 401
+    code = "unauthorized"
+    headers = (("www-authenticate", 'Bearer realm="rillchat"'),)
+
+
+class RequestTimeout(RequestError):
+    status_code = 408
+    code = "request_timeout"
+
+
+class UnsupportedMediaType(RequestError):
+    status_code = 415
+    code = "unsupported_media_type"
 
 
 class UnknownModel(RequestError):

@@ -19,11 +19,11 @@ from starlette.responses import Response
 
 from rillchat.api.aisdk_chats import CHAT_ID_PATTERN, UIChatHistory, UIChatRequest, plan_turn, ui_messages
 from rillchat.api.chat import ERROR_RESPONSES, client_of, owner_of
-from rillchat.api.schemas import ChatRequest
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyStreamResponse
 from rillchat.encoders.uimessage import UI_MESSAGE_STREAM_HEADERS, UIMessageStreamEncoder
 from rillchat.streams.replies import AnyReply
+from rillchat.streams.request import ReplyRequest
 
 __all__ = ["router"]
 
@@ -62,15 +62,15 @@ async def ai_sdk_chat(body: UIChatRequest, request: Request) -> ReplyStreamRespo
     plan = plan_turn(body, conversation.messages or [], services.settings.max_text_chars)
     if plan.seed:
         await services.repository.seed_messages(conversation.id, owner, plan.seed)
-    chat_request = ChatRequest(
-        userInput=plan.user_text,
+    chat_request = ReplyRequest(
+        user_input=plan.user_text,
         instructions=plan.instructions,
         model=body.model,
         temperature=body.temperature,
-        maxOutputTokens=body.maxOutputTokens,
-        conversationId=conversation.id,
-        clientRequestId=body.clientRequestId,
-        replaceFromMessageId=plan.replace_from_message_id,
+        max_output_tokens=body.maxOutputTokens,
+        conversation_id=conversation.id,
+        client_request_id=body.clientRequestId,
+        replace_from_message_id=plan.replace_from_message_id,
     )
     generation = await services.replies.start(chat_request, owner, client_of(request))
     return _ui_stream(services, generation, leaving_stops=not body.resumable)

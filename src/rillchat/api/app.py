@@ -11,14 +11,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rillchat._version import __version__
 from rillchat.api import aisdk, archive, chat, conversations, models, observability, streams
-from rillchat.api.edge import EdgeMiddleware
+from rillchat.api.edge import Edge
 from rillchat.api.errors import install_error_handlers
-from rillchat.api.fastpath import StreamingFastPath
-from rillchat.api.limits import BodySizeLimit
+from rillchat.api.fastpath import ReplyRoutes
+from rillchat.api.incoming import Gate
 from rillchat.api.observability import Metrics
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyAborted
@@ -50,15 +50,16 @@ def _quiet_expected_aborts() -> None:
 
 
 class RillchatApp(FastAPI):
-    """FastAPI, with the streaming routes answered before its middleware stack (see ``fastpath``)."""
+    """FastAPI behind rillchat's edge: every request enters through ``edge`` (then CORS, when configured,
+    is the only layer above it), and the reply routes never enter the framework's middleware stack."""
 
-    fast_path: StreamingFastPath | None = None
+    edge: Edge
+    entry: ASGIApp
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        fast_path = self.fast_path
-        if fast_path is not None and fast_path.handles(scope):
-            await fast_path(scope, receive, send)
-            return
+        await self.entry(scope, receive, send)
+
+    async def framework(self, scope: Scope, receive: Receive, send: Send) -> None:
         await super().__call__(scope, receive, send)
 
 
@@ -94,12 +95,11 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         app.state.metrics = metrics
         app.state.services = Services(settings, reg, database, repository, hub, replies)
         app.state.shutting_down = False
-        app.fast_path = StreamingFastPath(app.state.services, settings.api_keys, cors=bool(settings.cors_origins))
+        app.edge.routes = ReplyRoutes(app.state.services)
         try:
             yield
         finally:
             app.state.shutting_down = True
-            app.fast_path = None
             if preload is not None:
                 await asyncio.gather(preload, return_exceptions=True)
             await hub.shutdown(deadline_seconds=settings.shutdown_grace_seconds)
@@ -122,18 +122,23 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         app.include_router(observability.router)
     if (STATIC_DIR / "index.html").is_file():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="web")
-    # Outermost last: CORS answers preflights and decorates even a 401, then keys and request ids.
-    app.add_middleware(
-        BodySizeLimit,
-        max_bytes=settings.max_body_bytes,
-        larger={archive.IMPORT_PATH: settings.max_import_bytes},
+    gate = Gate(
+        api_keys=settings.api_keys,
+        allowed_hosts=settings.allowed_hosts,
+        public_metrics=settings.public_metrics,
+        public_docs=settings.public_docs,
     )
-    app.add_middleware(EdgeMiddleware, api_keys=settings.api_keys)
+    app.edge = Edge(
+        app.framework, gate, settings.max_body_bytes, larger={archive.IMPORT_PATH: settings.max_import_bytes}
+    )
+    app.entry = app.edge
     if settings.cors_origins:
-        # Credentials (the Authorization header) are allowed only toward listed origins, never "*".
+        # CORS answers preflights and decorates even a 401 from the edge; it wraps ``send`` only for
+        # requests that carry an Origin. Credentials (the Authorization header) are allowed only toward
+        # listed origins, never "*".
         wildcard = "*" in settings.cors_origins
-        app.add_middleware(
-            CORSMiddleware,
+        app.entry = CORSMiddleware(
+            app.edge,
             allow_origins=settings.cors_origins,
             allow_credentials=not wildcard,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],

@@ -14,7 +14,7 @@ from starlette.responses import StreamingResponse
 from rillchat.api.chat import ERROR_RESPONSES, owner_of
 from rillchat.api.services import Services
 from rillchat.archive import export_json, export_markdown, read_import
-from rillchat.errors import RequestError
+from rillchat.errors import UnsupportedMediaType
 from rillchat.storage import ConversationRecord
 
 __all__ = ["IMPORT_PATH", "router"]
@@ -26,11 +26,6 @@ IMPORT_PATH = "/api/conversations/import"
 ExportFormat = Literal["json", "markdown"]
 _MEDIA = {"json": "application/json", "markdown": "text/markdown; charset=utf-8"}
 _SUFFIX = {"json": "json", "markdown": "md"}
-
-
-class UnsupportedMediaType(RequestError):
-    status_code = 415
-    code = "unsupported_media_type"
 
 
 class ImportedOut(BaseModel):

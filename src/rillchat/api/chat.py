@@ -9,18 +9,19 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from rillchat.api.errors import error_response
+from rillchat.api.incoming import RequestHead
 from rillchat.api.schemas import ChatReply, ChatRequest, ErrorBody, WireUsage
 from rillchat.api.services import Services
-from rillchat.api.streaming import ReplyStreamResponse
+from rillchat.errors import UpstreamError, UpstreamUnavailable
 from rillchat.events import ReplyStatus
 from rillchat.streams.replies import AnyReply
 
-__all__ = ["router"]
+__all__ = ["ERROR_RESPONSES", "WholeReply", "client_of", "owner_of", "router"]
 
 router = APIRouter(prefix="/api", tags=["chat"])
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (400, 404, 409, 413, 422, 429, 502, 503, 504)
+    code: {"model": ErrorBody} for code in (400, 401, 404, 408, 409, 413, 415, 422, 429, 502, 503, 504)
 }
 
 
@@ -31,18 +32,14 @@ def owner_of(request: Request) -> str | None:
 
 def client_of(request: Request) -> str:
     """Who rate limits count against: the key's owner, or the client's address when keys are off."""
-    owner = owner_of(request)
-    if owner is not None:
-        return f"key:{owner}"
-    return f"ip:{request.client.host}" if request.client else "ip:unknown"
+    head: RequestHead = request.state.head
+    return head.client
 
 
-def wants_sse(request: Request) -> bool:
-    return "text/event-stream" in request.headers.get("accept", "")
-
-
-def wants_sse_header(accept: bytes) -> bool:
-    return b"text/event-stream" in accept
+def _served_by_the_edge() -> Response:
+    # Requests never get here: ``edge`` hands these routes to ``fastpath`` before the framework
+    # (only while the app is starting or stopping, when there is nothing to serve them with).
+    raise UpstreamUnavailable("the server is starting or stopping; try again", retry_after=1)
 
 
 @router.post(
@@ -57,22 +54,18 @@ def wants_sse_header(accept: bytes) -> bool:
     },
     response_class=Response,
 )
-async def chat_stream(body: ChatRequest, request: Request) -> ReplyStreamResponse:
-    services: Services = request.app.state.services
-    generation = await services.replies.start(body, owner_of(request), client_of(request))
-    return ReplyStreamResponse(
-        generation, services.hub, sse=wants_sse(request), keepalive=services.settings.keepalive_seconds
-    )
+async def chat_stream(body: ChatRequest) -> Response:
+    """Start a reply and stream it (served by ``rillchat.api.fastpath``)."""
+    return _served_by_the_edge()
 
 
 @router.post("/chat", response_model=ChatReply, responses=ERROR_RESPONSES)
-async def chat(body: ChatRequest, request: Request) -> Response:
-    services: Services = request.app.state.services
-    generation = await services.replies.start(body, owner_of(request), client_of(request))
-    return _WholeReply(generation, services)
+async def chat(body: ChatRequest) -> Response:
+    """Start a reply and answer it whole, as JSON (served by ``rillchat.api.fastpath``)."""
+    return _served_by_the_edge()
 
 
-class _WholeReply(Response):
+class WholeReply(Response):
     """Waits for the whole reply; a client that leaves meanwhile takes the reply down with it."""
 
     def __init__(self, generation: AnyReply, services: Services) -> None:
@@ -105,12 +98,11 @@ def _reply_response(generation: AnyReply) -> Response:
     outcome = generation.outcome
     assert outcome is not None
     if outcome.open_error is not None:
-        e = outcome.open_error
-        return error_response(e.status_code, e.code, e.message)
+        return error_response(outcome.open_error)
     if outcome.status is ReplyStatus.FAILED:
         error = outcome.error
         return error_response(
-            502, error.code if error else "upstream_error", error.message if error else "the reply failed"
+            UpstreamError(error.message if error else "the reply failed", code=error.code if error else None)
         )
     start = generation.start_event
     reply = ChatReply(

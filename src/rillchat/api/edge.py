@@ -1,33 +1,40 @@
-"""The outermost layer of every request, as one raw ASGI middleware: request ids and API keys.
+"""The edge: the one entry of every HTTP request, as raw ASGI, ahead of the framework.
 
-One layer, not a stack of them, because each layer wraps ``send`` and a streamed reply calls ``send``
-once per batch of tokens. What it costs a streamed reply: one extra call per batch.
+It admits the request (``incoming.Gate``: host, request id, key, content type, body limit), then hands
+the reply routes (start a reply, follow one) straight to their raw handlers (``fastpath``) and
+everything else to FastAPI. Both get the same checks and the same error writer, so they answer alike.
+
+Why the reply routes skip the framework: every middleware layer wraps ``send``, and a streamed reply
+calls ``send`` once per batch of tokens; FastAPI's own error middleware, its exception-handler sender
+and a request-id wrapper cost several µs per token between them (issue 5's profile). The only layer
+above the edge is CORS, when origins are configured, and it wraps ``send`` only for cross-origin requests.
 """
 
 from __future__ import annotations
 
 import contextvars
-import hashlib
-import hmac
 import logging
-import re
-import secrets
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from rillchat.api.errors import error_bytes
+from rillchat.api.errors import INTERNAL_ERROR, send_error
+from rillchat.api.fastpath import ReplyRoutes
+from rillchat.api.incoming import (
+    Gate,
+    LimitedReceive,
+    body_too_large,
+    content_length_too_large,
+    hash_api_key,
+    request_id_of,
+)
+from rillchat.api.streaming import ReplyStreamResponse
+from rillchat.errors import RillchatError
 
-__all__ = ["EdgeMiddleware", "RequestIdLogFilter", "hash_api_key", "new_request_id", "owner_for", "request_id_var"]
+__all__ = ["Edge", "RequestIdLogFilter", "hash_api_key", "request_id_var"]
+
+logger = logging.getLogger("rillchat.api")
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
-
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_OPEN_PATHS = ("/api/health",)
-
-
-def hash_api_key(key: str) -> str:
-    """What the configuration stores for a key: ``sha256:<hex>``. ``rillchat hash-key`` prints it."""
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 class RequestIdLogFilter(logging.Filter):
@@ -38,72 +45,61 @@ class RequestIdLogFilter(logging.Filter):
         return True
 
 
-class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, api_keys: dict[str, str] | None = None) -> None:
-        """``api_keys`` maps an owner name to its key's hash; empty means keys are off (local use)."""
-        self.app = app
-        self.keys = [(name, digest.removeprefix("sha256:")) for name, digest in (api_keys or {}).items()]
+class Edge:
+    def __init__(
+        self, framework: ASGIApp, gate: Gate, max_body_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
+        """``larger``: paths that take bigger bodies than ``max_body_bytes`` (an import file), by exact path."""
+        self.framework = framework
+        self.gate = gate
+        self.max_body_bytes = max_body_bytes
+        self.larger = larger or {}
+        #: Set once the services exist (the app's lifespan); until then the framework answers 503.
+        self.routes: ReplyRoutes | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await self.framework(scope, receive, send)
             return
-        request_id = ""
-        authorization = b""
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                if _VALID_REQUEST_ID.match(candidate):
-                    request_id = candidate
-            elif name == b"authorization":
-                authorization = value
-        request_id = request_id or secrets.token_hex(8)
+        request_id = request_id_of(scope["headers"])
         request_id_var.set(request_id)
-        header = (b"x-request-id", request_id.encode())
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
-            await send(message)
-
+        id_header = [(b"x-request-id", request_id.encode())]
+        routes = self.routes
+        try:
+            head = self.gate.admit(scope, request_id)
+            if head.has_body:
+                limit = self.larger.get(scope["path"], self.max_body_bytes)
+                if content_length_too_large(scope, limit):
+                    raise body_too_large(limit)
+                receive = LimitedReceive(receive, limit)
+            route = routes.match(scope) if routes is not None else None
+            if route is not None:
+                response = await route(scope, head, receive)
+        except RillchatError as exc:
+            await send_error(send, exc, id_header)
+            return
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            await send_error(send, INTERNAL_ERROR, id_header)
+            return
+        if route is not None:
+            if isinstance(response, ReplyStreamResponse):
+                response.add_headers(id_header)  # no wrapper around ``send``: it is called per token
+                await response(scope, receive, send)
+            else:
+                await response(scope, receive, _with_headers(send, id_header))
+            return
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
-        if self.keys and scope["path"].startswith("/api/") and scope["method"] != "OPTIONS":
-            owner = self._owner(authorization)
-            if owner is None:
-                await _unauthorized(send_with_id)
-                return
-            state["owner"] = owner
-        await self.app(scope, receive, send_with_id)
-
-    def _owner(self, authorization: bytes) -> str | None:
-        return owner_for(self.keys, authorization)
+        state["head"] = head
+        state["owner"] = head.owner
+        await self.framework(scope, receive, _with_headers(send, id_header))
 
 
-def owner_for(keys: list[tuple[str, str]], authorization: bytes) -> str | None:
-    """The owner of the bearer key in an Authorization header, or None."""
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    digest = hashlib.sha256(token.strip().encode()).hexdigest()
-    owner = None
-    for name, expected in keys:  # compare with every key, in constant time each
-        if hmac.compare_digest(digest, expected):
-            owner = name
-    return owner
+def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *headers]
+        await send(message)
 
-
-def new_request_id(headers: list[tuple[bytes, bytes]]) -> str:
-    for name, value in headers:
-        if name == b"x-request-id":
-            candidate = value.decode("latin-1")
-            if _VALID_REQUEST_ID.match(candidate):
-                return candidate
-    return secrets.token_hex(8)
-
-
-async def _unauthorized(send: Send, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    headers = [(b"content-type", b"application/json"), (b"www-authenticate", b'Bearer realm="rillchat"')]
-    await send({"type": "http.response.start", "status": 401, "headers": headers + (extra_headers or [])})
-    body = error_bytes("unauthorized", "a valid API key is required: Authorization: Bearer <key>")
-    await send({"type": "http.response.body", "body": body})
+    return send_with_headers

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from rillchat.errors import InvalidField
+from rillchat.providers import ChatMessage
+from rillchat.streams.request import ReplyRequest
 
 __all__ = [
     "ChatReply",
@@ -15,20 +19,30 @@ __all__ = [
     "ModelOut",
     "WireMessage",
     "WireUsage",
+    "not_blank",
 ]
 
 
+def not_blank(value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
 class WireMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     role: Literal["system", "user", "assistant"]
     content: str
 
 
 class ChatRequest(BaseModel):
-    """The guide's body (``userInput``, ``messages``, ``instructions``, ``model``, ``temperature``) and more."""
+    """The guide's body (``userInput``, ``messages``, ``instructions``, ``model``, ``temperature``) and more.
 
-    model_config = ConfigDict(extra="ignore")
+    Strict types: ``temperature: true`` or ``maxOutputTokens: "5"`` are mistakes to report, not to guess at.
+    """
+
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     userInput: str = Field(min_length=1, description="The new user message.")
     messages: list[WireMessage] = Field(default_factory=list, description="Earlier turns, oldest first.")
@@ -43,6 +57,23 @@ class ChatRequest(BaseModel):
     replaceFromMessageId: str | None = Field(
         default=None, description="Edit/regenerate: drop this user message and all after it first."
     )
+
+    _user_input_not_blank = field_validator("userInput")(not_blank)
+
+    def reply_request(self) -> ReplyRequest:
+        if self.replaceFromMessageId is not None and self.conversationId is None:
+            raise InvalidField("replaceFromMessageId", "needs the conversationId it belongs to")
+        return ReplyRequest(
+            user_input=self.userInput,
+            messages=tuple(ChatMessage(m.role, m.content) for m in self.messages),
+            instructions=self.instructions,
+            model=self.model,
+            temperature=self.temperature,
+            max_output_tokens=self.maxOutputTokens,
+            conversation_id=self.conversationId,
+            client_request_id=self.clientRequestId,
+            replace_from_message_id=self.replaceFromMessageId,
+        )
 
 
 class WireUsage(BaseModel):

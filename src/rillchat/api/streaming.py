@@ -72,11 +72,16 @@ class ReplyStreamResponse(Response):
         self.background = None
         self.frames = frames[0] if frames else None
         self.leaving_stops = leaving_stops
+        self.common_headers = headers or []  # sent with an error too (the request id)
         self.extra_headers = (
             (frames[1] if frames else SSE_HEADERS if sse else TEXT_HEADERS)
             + [(b"x-rillchat-reply-id", generation.id.encode())]
-            + (headers or [])
+            + self.common_headers
         )
+
+    def add_headers(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.common_headers = self.common_headers + headers
+        self.extra_headers = self.extra_headers + headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.hub.attach(self.generation)
@@ -100,7 +105,7 @@ class ReplyStreamResponse(Response):
             try:
                 await asyncio.shield(self.generation.opened)
             except RillchatError as exc:
-                await send_error(send, exc)
+                await send_error(send, exc, self.common_headers)
                 return
         await send({"type": "http.response.start", "status": 200, "headers": self.extra_headers})
         sse = self.sse

@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from rillchat.api.chat import ERROR_RESPONSES, owner_of
+from rillchat.api.incoming import parse_last_event_id
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyStreamResponse
-from rillchat.errors import InvalidField, NotFound, RequestError
+from rillchat.errors import InvalidField, NotFound, RequestError, UpstreamUnavailable, clip
 from rillchat.streams.replies import AnyReply
 
-__all__ = ["router"]
+__all__ = ["StreamGone", "find_generation", "follow_response", "router"]
 
 router = APIRouter(prefix="/api/streams", tags=["streams"])
 
@@ -32,33 +33,25 @@ class StreamGone(RequestError):
 async def find_generation(services: Services, reply_id: str, owner: str | None) -> AnyReply:
     found = await services.replies.find(reply_id, owner)
     if found is None:
-        raise NotFound(f"reply {reply_id!r} not found")
+        raise NotFound(f"reply {clip(reply_id)} not found")
     return found
-
-
-def parse_last_event_id(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return 0
-    if not raw.isdigit():
-        raise InvalidField("Last-Event-ID", f"{raw[:40]!r} is not an event id of this stream", status_code=400)
-    return int(raw)
 
 
 @router.get(
     "/{reply_id}",
     responses={200: {"content": {"text/event-stream": {}}}, **ERROR_RESPONSES},
-    response_class=ReplyStreamResponse,
+    response_class=Response,
     status_code=200,
 )
 async def follow_stream(
     reply_id: str,
-    request: Request,
     lastEventId: str | None = Query(default=None, description="Same as the Last-Event-ID header."),
-) -> ReplyStreamResponse:
-    """The reply's events as SSE: from the start, or after ``Last-Event-ID``, then live until it ends."""
-    services: Services = request.app.state.services
-    raw = request.headers.get("last-event-id", lastEventId)
-    return await follow_response(services, reply_id, owner_of(request), raw)
+) -> Response:
+    """The reply's events as SSE: from the start, or after ``Last-Event-ID``, then live until it ends.
+
+    Served by ``rillchat.api.fastpath``; this declaration documents it.
+    """
+    raise UpstreamUnavailable("the server is starting or stopping; try again", retry_after=1)
 
 
 async def follow_response(
@@ -67,7 +60,7 @@ async def follow_response(
     after = parse_last_event_id(last_event_id)
     generation = await find_generation(services, reply_id, owner)
     if generation.from_storage and after > 0:
-        raise StreamGone(f"the live events of reply {reply_id!r} expired; read the stored message instead")
+        raise StreamGone(f"the live events of reply {clip(reply_id)} expired; read the stored message instead")
     last = generation.log.last_seq
     if after > last and generation.log.closed:
         raise InvalidField("Last-Event-ID", f"{after} is beyond this stream's last event ({last})", status_code=400)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rillchat.config import Settings, UpstreamConfig
-from rillchat.errors import UnknownModel
+from rillchat.errors import UnknownModel, clip
 from rillchat.providers.base import ChatMessage, GenerationRequest, ModelInfo, Provider, ProviderStream
 
 __all__ = [
@@ -81,7 +81,7 @@ class ProviderRegistry:
         found = self._models.get(wanted) or self._qualified.get(wanted)
         if found is None:
             known = ", ".join(sorted(self._models)) or "none"
-            raise UnknownModel(f"unknown model {wanted!r}; available models: {known}")
+            raise UnknownModel(f"unknown model {clip(wanted)}; available models: {known}")
         return found
 
     def models(self) -> list[ModelInfo]:

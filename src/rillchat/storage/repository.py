@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from rillchat.errors import Conflict, NotFound
+from rillchat.errors import Conflict, NotFound, clip
 from rillchat.storage.search import SearchHit, search
 from rillchat.storage.tables import Conversation, Message, utcnow
 
@@ -180,7 +180,7 @@ class Repository:
         row = await session.get(Conversation, conversation_id)
         if row is None or row.owner != owner:
             # Someone else's conversation is as absent as a missing one: ids leak nothing.
-            raise NotFound(f"conversation {conversation_id!r} not found")
+            raise NotFound(f"conversation {clip(conversation_id)} not found")
         return row
 
     async def list_conversations(
@@ -480,7 +480,7 @@ class Repository:
     async def _truncate_from(self, session: AsyncSession, conversation_id: str, message_id: str) -> None:
         target = await session.get(Message, message_id)
         if target is None or target.conversation_id != conversation_id:
-            raise NotFound(f"message {message_id!r} not found in this conversation")
+            raise NotFound(f"message {clip(message_id)} not found in this conversation")
         if target.role != "user":
             raise Conflict("replaceFromMessageId must name a user message", code="not_a_user_message")
         await session.execute(

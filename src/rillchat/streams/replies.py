@@ -8,11 +8,11 @@ never a second generation. History comes from the client (the guide's stateless 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from rillchat.api.schemas import ChatRequest
 from rillchat.config import Settings
 from rillchat.errors import Conflict, InvalidField, UnknownModel
 from rillchat.events import ErrorEvent, FinishReason, ReplyStatus, Start, Usage
@@ -23,6 +23,7 @@ from rillchat.streams.eventlog import EventLog, MemoryEventLog
 from rillchat.streams.generation import Generation, Outcome
 from rillchat.streams.hub import Hub
 from rillchat.streams.quotas import Quotas
+from rillchat.streams.request import ReplyRequest
 
 if TYPE_CHECKING:
     from rillchat.streams.cluster import Cluster
@@ -73,9 +74,9 @@ class ReplyService:
             settings.rate_limit_per_minute, settings.max_concurrent_replies, settings.max_queued_local_replies
         )
 
-    def check_limits(self, body: ChatRequest) -> None:
+    def check_limits(self, body: ReplyRequest) -> None:
         limit = self.settings.max_text_chars
-        if len(body.userInput) > limit:
+        if len(body.user_input) > limit:
             raise InvalidField("userInput", f"at most {limit} characters")
         if body.instructions is not None and len(body.instructions) > limit:
             raise InvalidField("instructions", f"at most {limit} characters")
@@ -85,13 +86,13 @@ class ReplyService:
             if len(message.content) > limit:
                 raise InvalidField(f"messages.{i}.content", f"at most {limit} characters")
         cap = self.settings.max_output_tokens_limit
-        if body.maxOutputTokens is not None and body.maxOutputTokens > cap:
+        if body.max_output_tokens is not None and body.max_output_tokens > cap:
             raise InvalidField("maxOutputTokens", f"at most {cap}")
 
-    async def start(self, body: ChatRequest, owner: str | None = None, client: str = "local") -> AnyReply:
+    async def start(self, body: ReplyRequest, owner: str | None = None, client: str = "local") -> AnyReply:
         """Start a reply, or attach to the one this ``clientRequestId`` already started."""
-        if body.clientRequestId:
-            existing = await self._existing(body.clientRequestId, owner)
+        if body.client_request_id:
+            existing = await self._existing(body.client_request_id, owner)
             if existing is not None:
                 return existing
         body = await self._with_conversation_settings(body, owner)
@@ -110,12 +111,12 @@ class ReplyService:
             task.add_done_callback(lambda _: self.quotas.release(ticket))
         return generation
 
-    async def _with_conversation_settings(self, body: ChatRequest, owner: str | None) -> ChatRequest:
+    async def _with_conversation_settings(self, body: ReplyRequest, owner: str | None) -> ReplyRequest:
         """What the request leaves out (model, instructions, temperature) comes from its conversation's settings."""
-        if not body.conversationId or None not in (body.model, body.instructions, body.temperature):
+        if not body.conversation_id or None not in (body.model, body.instructions, body.temperature):
             return body
-        conversation = await self.repository.conversation_header(body.conversationId, owner)
-        fill: dict[str, object] = {}
+        conversation = await self.repository.conversation_header(body.conversation_id, owner)
+        fill: dict[str, Any] = {}
         if body.model is None and conversation.model is not None:
             try:
                 fill["model"] = self.registry.resolve(conversation.model).id
@@ -126,32 +127,32 @@ class ReplyService:
             fill["instructions"] = conversation.instructions
         if body.temperature is None and conversation.temperature is not None:
             fill["temperature"] = conversation.temperature
-        return body.model_copy(update=fill) if fill else body
+        return dataclasses.replace(body, **fill) if fill else body
 
-    async def _start(self, body: ChatRequest, owner: str | None, model: ResolvedModel) -> AnyReply:
+    async def _start(self, body: ReplyRequest, owner: str | None, model: ResolvedModel) -> AnyReply:
         reply_id = new_id("rep")
-        if self.cluster is not None and body.clientRequestId:
-            claimed_by = await self.cluster.claim_request(owner, body.clientRequestId, reply_id)
+        if self.cluster is not None and body.client_request_id:
+            claimed_by = await self.cluster.claim_request(owner, body.client_request_id, reply_id)
             if claimed_by is not None:  # another request took this id a moment ago, here or elsewhere
                 return await self._claimed(claimed_by, owner)
-        history = [ChatMessage(m.role, m.content) for m in body.messages]
+        history = list(body.messages)
         start = Start(reply_id=reply_id, model=model.id)
         on_finish = None
-        if body.conversationId:
+        if body.conversation_id:
             try:
                 turn = await self.repository.begin_turn(
-                    conversation_id=body.conversationId,
+                    conversation_id=body.conversation_id,
                     owner=owner,
-                    user_text=body.userInput,
+                    user_text=body.user_input,
                     model=model.id,
                     reply_id=reply_id,
-                    client_request_id=body.clientRequestId,
-                    replace_from_message_id=body.replaceFromMessageId,
+                    client_request_id=body.client_request_id,
+                    replace_from_message_id=body.replace_from_message_id,
                 )
             except Conflict as exc:
-                if exc.code == "duplicate_request" and body.clientRequestId:
+                if exc.code == "duplicate_request" and body.client_request_id:
                     # A retry raced its first try between our look-up and our insert.
-                    existing = await self._existing(body.clientRequestId, owner)
+                    existing = await self._existing(body.client_request_id, owner)
                     if existing is not None:
                         return existing
                 raise
@@ -160,10 +161,10 @@ class ReplyService:
             on_finish = self._store_outcome
         request = GenerationRequest(
             model=model.upstream_model,
-            messages=[*history, ChatMessage("user", body.userInput)],
+            messages=[*history, ChatMessage("user", body.user_input)],
             instructions=body.instructions if body.instructions is not None else self.settings.default_instructions,
             temperature=body.temperature if body.temperature is not None else self.settings.default_temperature,
-            max_output_tokens=body.maxOutputTokens or self.settings.default_max_output_tokens,
+            max_output_tokens=body.max_output_tokens or self.settings.default_max_output_tokens,
         )
         generation = Generation(
             start,
@@ -177,7 +178,7 @@ class ReplyService:
         )
         if self.cluster is not None:
             await self.cluster.register(reply_id, owner)
-        self.hub.add(generation, body.clientRequestId)
+        self.hub.add(generation, body.client_request_id)
         return generation
 
     async def find(self, reply_id: str, owner: str | None) -> AnyReply | None:
