@@ -75,3 +75,25 @@ def test_with_keys_on_metrics_and_docs_need_a_key_unless_opened(server_with_fake
         assert client.get(f"{opened}{path}").status_code == 200, path
     keys_off = server_with_fake()
     assert client.get(f"{keys_off}/metrics").status_code == 200
+
+
+def test_blank_titles_are_refused(server_with_fake, client):
+    server = server_with_fake()
+    assert client.post(f"{server}/api/conversations", json={"title": "  \n "}).status_code == 422
+    conversation = client.post(f"{server}/api/conversations", json={"title": "  kept  "}).json()
+    assert conversation["title"] == "kept"
+    response = client.patch(f"{server}/api/conversations/{conversation['id']}", json={"title": "\t"})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "title"
+    assert client.post(f"{server}/api/conversations", json={"title": 5}).status_code == 422
+
+
+def test_an_error_echoes_only_a_short_form_of_the_input(server_with_fake, client):
+    server = server_with_fake()
+    huge = "c" * 500_000
+    for response in (
+        client.post(f"{server}/api/chat/stream", json={"userInput": "x", "conversationId": huge}),
+        client.get(f"{server}/api/conversations/{'c' * 5000}"),
+        client.post(f"{server}/api/chat", json={"userInput": "x", "model": huge}),
+    ):
+        assert response.status_code in (404, 413, 422), response.text[:200]
+        assert len(response.content) < 500

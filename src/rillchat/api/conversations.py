@@ -7,9 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from rillchat.api.chat import ERROR_RESPONSES, owner_of
+from rillchat.api.schemas import not_blank
 from rillchat.api.services import Services
 from rillchat.errors import InvalidField
 from rillchat.storage import ConversationRecord, MessageRecord
@@ -23,6 +24,8 @@ router = APIRouter(prefix="/api/conversations", tags=["conversations"])
 class ConversationSettings(BaseModel):
     """What a conversation remembers for its replies; null (or absent) means the server's default."""
 
+    model_config = ConfigDict(strict=True)
+
     model: str | None = Field(default=None, max_length=200, description="A model id from /api/models.")
     instructions: str | None = Field(default=None, description="System prompt.")
     temperature: float | None = Field(default=None, ge=0, le=2, description="0 means 0.")
@@ -31,11 +34,15 @@ class ConversationSettings(BaseModel):
 class NewConversation(ConversationSettings):
     title: str | None = Field(default=None, max_length=200)
 
+    _title_not_blank = field_validator("title")(not_blank)
+
 
 class ConversationChanges(ConversationSettings):
     """Only the fields sent change; a setting sent as null goes back to the server's default."""
 
     title: str | None = Field(default=None, min_length=1, max_length=200)
+
+    _title_not_blank = field_validator("title")(not_blank)
 
 
 class MessageOut(BaseModel):
@@ -183,7 +190,7 @@ def _settings_changes(body: ConversationSettings, services: Services) -> dict[st
 async def create_conversation(body: NewConversation, request: Request) -> ConversationOut:
     services = _services(request)
     record = await services.repository.create_conversation(
-        owner_of(request), body.title, _settings_changes(body, services)
+        owner_of(request), body.title.strip() if body.title else None, _settings_changes(body, services)
     )
     return _conversation_out(record)
 
@@ -232,7 +239,7 @@ async def update_conversation(conversation_id: str, body: ConversationChanges, r
     if "title" in body.model_fields_set:
         if body.title is None:
             raise InvalidField("title", "a conversation needs a title")
-        changes["title"] = body.title.strip() or body.title
+        changes["title"] = body.title.strip()
     record = await services.repository.update_conversation(conversation_id, owner_of(request), changes)
     return _conversation_out(record)
 
