@@ -18,7 +18,7 @@ setup: .venv/.synced $(STATIC)/.built ## install everything (first run compiles 
 	@# uv from PyPI if missing; a Debian system Python refuses global installs (PEP 668), so fall back to --user.
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
 		|| python3 -m pip install --quiet --user --break-system-packages uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 $(STATIC)/.built: $(WEB_SOURCES)

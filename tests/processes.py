@@ -25,7 +25,7 @@ def rillchat_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Pope
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded CI machine can take long to import everything
         while True:
             try:
                 httpx.get(f"{base}/api/models", timeout=1).raise_for_status()
