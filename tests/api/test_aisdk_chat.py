@@ -310,3 +310,14 @@ def test_a_retry_with_the_same_client_request_id_attaches_to_the_same_reply(serv
     assert text_of(again) == text_of(first) == expected_text(fake_openai.scenario)
     assert fake_openai.stats.requests_total == 1
     assert len(history(client, server, chat_id)) == 2
+
+
+def test_the_endpoint_follows_the_edge_rules_json_only_and_known_hosts(server, client):
+    body = orjson.dumps(chat_body(new_chat_id(), user("x")))
+    response = client.post(f"{server}{API}", content=body, headers={"content-type": "text/plain"})
+    assert response.status_code == 415 and response.json()["error"]["code"]
+    response = client.post(
+        f"{server}{API}", content=body, headers={"content-type": "application/json", "host": "evil.example"}
+    )
+    assert response.status_code in (400, 421) and response.json()["error"]["code"]
+    assert client.get(f"{server}{API}/..%2Fx/stream").status_code in (404, 422)

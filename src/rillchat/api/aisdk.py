@@ -14,6 +14,8 @@ the ``start`` chunk's ``messageMetadata``) at ``POST /api/streams/{replyId}/stop
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
@@ -22,10 +24,11 @@ from rillchat.api.chat import ERROR_RESPONSES, client_of, owner_of
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyStreamResponse
 from rillchat.encoders.uimessage import UI_MESSAGE_STREAM_HEADERS, UIMessageStreamEncoder
+from rillchat.errors import InvalidField
 from rillchat.streams.replies import AnyReply
 from rillchat.streams.request import ReplyRequest
 
-__all__ = ["router"]
+__all__ = ["resume_chat_reply", "router", "start_chat_reply"]
 
 router = APIRouter(prefix="/api/ai-sdk/chat", tags=["ai-sdk"])
 
@@ -36,6 +39,8 @@ _STREAM_RESPONSE: dict[int | str, dict[str, object]] = {
         "content": {"text/event-stream": {}},
     }
 }
+
+_CHAT_ID = re.compile(CHAT_ID_PATTERN)
 
 ChatId = Path(pattern=CHAT_ID_PATTERN, description="The chat's id, as useChat's `id`.")
 
@@ -52,17 +57,14 @@ def _ui_stream(services: Services, generation: AnyReply, *, leaving_stops: bool)
     )
 
 
-@router.post("", responses={**_STREAM_RESPONSE, **ERROR_RESPONSES}, response_class=Response)
-async def ai_sdk_chat(body: UIChatRequest, request: Request) -> ReplyStreamResponse:
-    """Answer ``useChat``'s ``submit-message`` or ``regenerate-message``, streamed."""
-    services: Services = request.app.state.services
-    owner = owner_of(request)
+async def start_chat_reply(services: Services, body: UIChatRequest, owner: str | None, client: str) -> Response:
+    """``submit-message`` or ``regenerate-message`` in the chat's conversation, as a UI message stream."""
     conversation = await services.repository.chat_conversation(owner, body.id, create=True)
     assert conversation is not None
     plan = plan_turn(body, conversation.messages or [], services.settings.max_text_chars)
     if plan.seed:
         await services.repository.seed_messages(conversation.id, owner, plan.seed)
-    chat_request = ReplyRequest(
+    reply_request = ReplyRequest(
         user_input=plan.user_text,
         instructions=plan.instructions,
         model=body.model,
@@ -72,19 +74,14 @@ async def ai_sdk_chat(body: UIChatRequest, request: Request) -> ReplyStreamRespo
         client_request_id=body.clientRequestId,
         replace_from_message_id=plan.replace_from_message_id,
     )
-    generation = await services.replies.start(chat_request, owner, client_of(request))
+    generation = await services.replies.start(reply_request, owner, client)
     return _ui_stream(services, generation, leaving_stops=not body.resumable)
 
 
-@router.get(
-    "/{chat_id}/stream",
-    responses={**_STREAM_RESPONSE, 204: {"description": "No reply is running in this chat."}, **ERROR_RESPONSES},
-    response_class=Response,
-)
-async def resume_ai_sdk_chat(request: Request, chat_id: str = ChatId) -> Response:
-    """Resume: the chat's running reply from its start, then live; 204 when none runs."""
-    services: Services = request.app.state.services
-    owner = owner_of(request)
+async def resume_chat_reply(services: Services, chat_id: str, owner: str | None) -> Response:
+    """The chat's running reply from its ``start``, then live; 204 when none runs."""
+    if not _CHAT_ID.fullmatch(chat_id):
+        raise InvalidField("chatId", "not a chat id: letters, digits and _.:~- only, at most 200, no leading dot")
     conversation = await services.repository.chat_conversation(owner, chat_id, create=False)
     messages = conversation.messages or [] if conversation is not None else []
     reply_id = next((m.reply_id for m in reversed(messages) if m.status == "streaming" and m.reply_id), None)
@@ -94,6 +91,25 @@ async def resume_ai_sdk_chat(request: Request, chat_id: str = ChatId) -> Respons
     if generation is None or generation.done or generation.log.closed:
         return Response(status_code=204)  # it ended since: the stored message has it whole
     return _ui_stream(services, generation, leaving_stops=False)
+
+
+# The two streaming routes are served raw by ``fastpath`` (see ``edge``); these declarations document them.
+
+
+@router.post("", responses={**_STREAM_RESPONSE, **ERROR_RESPONSES}, response_class=Response)
+async def ai_sdk_chat(body: UIChatRequest, request: Request) -> Response:
+    """Answer ``useChat``'s ``submit-message`` or ``regenerate-message``, streamed."""
+    return await start_chat_reply(request.app.state.services, body, owner_of(request), client_of(request))
+
+
+@router.get(
+    "/{chat_id}/stream",
+    responses={**_STREAM_RESPONSE, 204: {"description": "No reply is running in this chat."}, **ERROR_RESPONSES},
+    response_class=Response,
+)
+async def resume_ai_sdk_chat(request: Request, chat_id: str = ChatId) -> Response:
+    """Resume: the chat's running reply from its start, then live; 204 when none runs."""
+    return await resume_chat_reply(request.app.state.services, chat_id, owner_of(request))
 
 
 @router.get("/{chat_id}/messages", response_model=UIChatHistory, responses=ERROR_RESPONSES)

@@ -1,9 +1,10 @@
 """The reply routes, as raw ASGI handlers the edge calls directly: start a reply, follow one.
 
 ``POST /api/chat/stream`` (plain text, or SSE with ``Accept: text/event-stream``), ``POST /api/chat``
-(the whole reply as JSON) and ``GET /api/streams/{id}`` (follow or resume, SSE). FastAPI declares the
-same routes only so that ``/openapi.json`` documents them (see ``chat`` and ``streams``); requests never
-reach those declarations. Why these skip the framework: see ``edge``.
+(the whole reply as JSON), ``GET /api/streams/{id}`` (follow or resume, SSE), and the AI SDK's
+``POST /api/ai-sdk/chat`` and ``GET /api/ai-sdk/chat/{chatId}/stream`` (UI message stream: ``aisdk``).
+FastAPI declares the same routes only so that ``/openapi.json`` documents them (see ``chat``, ``streams``
+and ``aisdk``); requests never reach those declarations. Why these skip the framework: see ``edge``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs
 from starlette.responses import Response
 from starlette.types import Receive, Scope
 
+from rillchat.api.aisdk import resume_chat_reply, start_chat_reply
+from rillchat.api.aisdk_chats import UIChatRequest
 from rillchat.api.chat import WholeReply
 from rillchat.api.incoming import RequestHead, read_json
 from rillchat.api.schemas import ChatRequest
@@ -30,6 +33,7 @@ __all__ = ["ReplyRoutes", "Route"]
 Route = Callable[[Scope, RequestHead, Receive], Awaitable[Response]]
 
 _FOLLOW = re.compile(r"/api/streams/([^/]+)")
+_UI_CHAT_RESUME = re.compile(r"/api/ai-sdk/chat/([^/]+)/stream")
 
 
 class ReplyRoutes:
@@ -43,8 +47,13 @@ class ReplyRoutes:
                 return self.chat_stream
             if path == "/api/chat":
                 return self.chat
-        elif method == "GET" and path.startswith("/api/streams/") and _FOLLOW.fullmatch(path):
-            return self.follow
+            if path == "/api/ai-sdk/chat":
+                return self.ai_sdk_chat
+        elif method == "GET":
+            if path.startswith("/api/streams/") and _FOLLOW.fullmatch(path):
+                return self.follow
+            if path.startswith("/api/ai-sdk/chat/") and _UI_CHAT_RESUME.fullmatch(path):
+                return self.ai_sdk_resume
         return None
 
     async def chat_stream(self, scope: Scope, head: RequestHead, receive: Receive) -> ReplyStreamResponse:
@@ -58,6 +67,15 @@ class ReplyRoutes:
         body = await read_json(receive, ChatRequest)
         generation = await self.services.replies.start(body.reply_request(), head.owner, head.client)
         return WholeReply(generation, self.services)
+
+    async def ai_sdk_chat(self, scope: Scope, head: RequestHead, receive: Receive) -> Response:
+        body = await read_json(receive, UIChatRequest)
+        return await start_chat_reply(self.services, body, head.owner, head.client)
+
+    async def ai_sdk_resume(self, scope: Scope, head: RequestHead, receive: Receive) -> Response:
+        match = _UI_CHAT_RESUME.fullmatch(scope["path"])
+        assert match is not None
+        return await resume_chat_reply(self.services, match.group(1), head.owner)
 
     async def follow(self, scope: Scope, head: RequestHead, receive: Receive) -> ReplyStreamResponse:
         match = _FOLLOW.fullmatch(scope["path"])
