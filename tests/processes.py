@@ -1,4 +1,4 @@
-"""rillchat as a real process (``rillchat serve``), for crash, shutdown and multi-replica tests."""
+"""rillchat as a real process (``rillchat serve``), for crash, shutdown, multi-replica and install tests."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -15,13 +16,22 @@ from tests.servers import loopback_socket
 
 
 @contextmanager
-def rillchat_process(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def rillchat_process(
+    env: Mapping[str, str | None], python: str = sys.executable, cwd: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``python -m rillchat.cli.main serve`` on a free port, ready when ``/api/models`` answers.
+
+    ``env`` is laid over this process's environment; a ``None`` value removes a variable (``PYTHONPATH``,
+    to run an installed rillchat rather than this checkout's).
+    """
     sock = loopback_socket()
     port = sock.getsockname()[1]
     sock.close()
+    merged = {"RILLCHAT_LOCAL_MODEL_PRELOAD": "false", **os.environ, **env}
     process = subprocess.Popen(
-        [sys.executable, "-m", "rillchat.cli.main", "serve", "--port", str(port), "--log-level", "warning"],
-        env={"RILLCHAT_LOCAL_MODEL_PRELOAD": "false", **os.environ, **env},
+        [python, "-m", "rillchat.cli.main", "serve", "--port", str(port), "--log-level", "warning"],
+        env={name: value for name, value in merged.items() if value is not None},
+        cwd=cwd,
     )
     base = f"http://127.0.0.1:{port}"
     try:

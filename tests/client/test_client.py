@@ -10,6 +10,9 @@ import time
 
 import httpx
 import pytest
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from rillchat.client import (
     AsyncClient,
@@ -33,6 +36,7 @@ from rillchat.client import (
 )
 from tests.client.proxy import CuttingProxy
 from tests.fakes.openai_server import Scenario, expected_text
+from tests.servers import serve_in_thread
 
 
 @pytest.fixture
@@ -239,6 +243,22 @@ def test_an_unreachable_server_fails_fast_and_typed():
             assert caught.value.code == "unreachable"
             with pytest.raises(RillchatConnectionError):
                 client.models()
+
+
+def test_an_answer_that_is_not_an_event_stream_is_a_protocol_error():
+    # A captive portal or a misrouted proxy answers 200 with a page: that is no reply, and no drop to retry.
+    login_page = Starlette(
+        routes=[Route("/api/chat/stream", lambda _: HTMLResponse("<h1>Sign in</h1>"), methods=["POST"])]
+    )
+    with (
+        serve_in_thread(login_page) as url,
+        Client(url) as client,
+        pytest.raises(RillchatConnectionError) as caught,
+        client.stream("hi"),
+    ):
+        pass
+    assert caught.value.code == "protocol_error"
+    assert "text/html" in caught.value.message
 
 
 # ---- stop

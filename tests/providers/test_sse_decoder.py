@@ -1,11 +1,11 @@
-"""Our incremental upstream SSE decoder gives exactly what httpx-sse's reference decoder gives, however the
-bytes are cut into reads: mid-line, mid-CRLF, mid-character."""
+"""Our incremental upstream SSE decoder gives exactly what httpx-sse gives (its public ``EventSource`` over a
+response holding the same bytes), however the bytes are cut into reads: mid-line, mid-CRLF, mid-character."""
 
 from __future__ import annotations
 
+import httpx
 import orjson
-from httpx_sse._decoders import SSEDecoder as ReferenceDecoder
-from httpx_sse._decoders import SSELineDecoder
+from httpx_sse import EventSource
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,14 +13,8 @@ from rillchat.providers._sse import SSEDecoder
 
 
 def reference(stream: bytes) -> list[tuple[str, bytes]]:
-    lines = SSELineDecoder()
-    decoder = ReferenceDecoder()
-    out = []
-    for line in [*lines.decode(stream.decode()), *lines.flush(), ""]:
-        event = decoder.decode(line)
-        if event is not None and event.data != "":
-            out.append((event.event, event.data.encode()))
-    return out
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=stream)
+    return [(event.event, event.data.encode()) for event in EventSource(response).iter_sse() if event.data != ""]
 
 
 def ours(stream: bytes, cuts: list[int]) -> list[tuple[str, bytes]]:

@@ -23,9 +23,9 @@ from rillchat.api.observability import Metrics
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyAborted
 from rillchat.config import Settings
+from rillchat.extras import check_extras
 from rillchat.providers import ProviderRegistry, build_registry
 from rillchat.storage import Database, Repository
-from rillchat.streams.cluster import Cluster
 from rillchat.streams.hub import Hub
 from rillchat.streams.replies import ReplyService
 
@@ -65,6 +65,7 @@ class RillchatApp(FastAPI):
 
 def create_app(settings: Settings | None = None, registry: ProviderRegistry | None = None) -> RillchatApp:
     settings = settings or Settings()
+    check_extras(settings)  # a missing optional part is named now, before anything listens
 
     @asynccontextmanager
     async def lifespan(app: RillchatApp) -> AsyncIterator[None]:
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         hub = Hub(grace_seconds=settings.stream_grace_seconds, ttl_seconds=settings.event_log_ttl_seconds)
         cluster = None
         if settings.redis_url:
+            from rillchat.streams.cluster import Cluster  # the redis extra
+
             # Other replicas may be generating right now: their dead are found by the sweeper instead.
             cluster = Cluster(
                 settings.redis_url,

@@ -34,6 +34,7 @@ def serve(
 
     from rillchat.api.app import create_app
     from rillchat.config import Settings
+    from rillchat.extras import MissingExtra, check_extras
     from rillchat.logs import configure_logging
 
     overrides: dict[str, object] = {}
@@ -44,6 +45,11 @@ def serve(
     if model is not None:
         overrides["default_model"] = model
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    try:
+        check_extras(settings)
+    except MissingExtra as exc:
+        typer.echo(f"rillchat: {exc}", err=True)
+        raise typer.Exit(2) from None
     configure_logging(log_level, settings.log_format)
     if workers > 1:
         if not settings.redis_url:

