@@ -58,5 +58,5 @@ format: .venv/.synced ## apply ruff's formatting and safe fixes
 	$(RUN) ruff format src tests bench
 	$(RUN) ruff check --fix src tests bench
 
-bench: setup ## relay, embedded-model, resume and two-replica benchmarks (~10 min; table + bench/results/)
-	$(RUN) python -m bench
+bench: setup ## relay, embedded, resume, two-replica and soak benchmarks (~20 min; BENCH_ARGS="--baseline main" to compare)
+	$(RUN) python -m bench $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""``make bench`` = ``python -m bench``: relay, embedded, resume, replicas (and, with --profile, py-spy) benchmarks.
+"""``make bench`` = ``python -m bench``: relay, embedded, resume, replicas, soak (and with --profile py-spy) benchmarks.
 
 Prints tables and writes everything measured to ``bench/results/<timestamp>.json``. Every process it
 starts is stopped when it ends, however it ends (Ctrl+C included).
@@ -28,9 +28,10 @@ from bench.relay import RelayConfig, run_relay
 from bench.replicas import ReplicasConfig, run_replicas
 from bench.report import evaluate_targets, print_report
 from bench.resume import ResumeConfig, run_resume
+from bench.soak import SoakConfig, run_soak
 
-PARTS = ("relay", "embedded", "resume", "replicas", "profile")
-DEFAULT_PARTS = ("relay", "embedded", "resume", "replicas")
+PARTS = ("relay", "embedded", "resume", "replicas", "soak", "profile")
+DEFAULT_PARTS = ("relay", "embedded", "resume", "replicas", "soak")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -54,6 +55,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--profile-streams", type=int, help="streams during the profile (default 1000)")
     p.add_argument("--profile-duration", type=int, help="py-spy seconds (default 20)")
     p.add_argument("--budget", type=float, help="seconds for the relay part; later runs are skipped (default 720)")
+    p.add_argument("--soak-streams", type=int, help="concurrent streams of the soak (default 500)")
+    p.add_argument("--soak-duration", type=float, help="seconds of the soak (default 600)")
+    p.add_argument(
+        "--soak-ttl", type=float, help="RILLCHAT_EVENT_LOG_TTL_SECONDS during the soak (default 300; --quick: 20)"
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also measure git revision REF (e.g. main, HEAD~3) in the relay, replicas and soak parts, each of its"
+        " runs alternating with ours, and print before/after tables",
+    )
     p.add_argument(
         "--nice", type=int, default=0, help="priority of the processes started, e.g. -10 on a busy shared machine"
     )
@@ -71,15 +83,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def configs(
     args: argparse.Namespace,
-) -> tuple[RelayConfig, EmbeddedConfig, ResumeConfig, ProfileConfig, ReplicasConfig]:
+) -> tuple[RelayConfig, EmbeddedConfig, ResumeConfig, ProfileConfig, ReplicasConfig, SoakConfig]:
     relay, embedded, resume, profile = RelayConfig(), EmbeddedConfig(), ResumeConfig(), ProfileConfig()
-    replicas = ReplicasConfig()
+    replicas, soak = ReplicasConfig(), SoakConfig()
     if args.quick:
         relay = RelayConfig(concurrency=[1, 100, 500], chat_concurrency=[1, 100], tokens=60, probe=10)
         embedded = EmbeddedConfig(runs=1, max_output_tokens=100)
         resume = ResumeConfig(repeats=5, memory_replies=10)
         profile = ProfileConfig(streams=300, duration=5)
         replicas = ReplicasConfig(streams=[50])
+        soak = SoakConfig(streams=200, duration=60, ttl=20, window=10)
     for name, target, attr in (
         ("concurrency", relay, "concurrency"),
         ("chat_concurrency", relay, "chat_concurrency"),
@@ -92,6 +105,9 @@ def configs(
         ("replica_streams", replicas, "streams"),
         ("profile_streams", profile, "streams"),
         ("profile_duration", profile, "duration"),
+        ("soak_streams", soak, "streams"),
+        ("soak_duration", soak, "duration"),
+        ("soak_ttl", soak, "ttl"),
     ):
         value = getattr(args, name)
         if value is not None:
@@ -99,7 +115,10 @@ def configs(
     profile.tokens_per_s = relay.rate
     # The replicas runs read the fake upstream's default streams, which the relay settings define.
     replicas.tokens, replicas.rate, replicas.ramp = relay.tokens, relay.rate, relay.ramp
-    return relay, embedded, resume, profile, replicas
+    if soak.duration < soak.ttl * 2 and args.soak_ttl is None:
+        soak.ttl = max(5.0, soak.duration / 3)  # a short soak must still see replies expire
+    soak.window = min(soak.window, max(5.0, soak.duration / 10))
+    return relay, embedded, resume, profile, replicas, soak
 
 
 def environment() -> dict[str, Any]:
@@ -127,7 +146,7 @@ def environment() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    relay_cfg, embedded_cfg, resume_cfg, profile_cfg, replicas_cfg = configs(args)
+    relay_cfg, embedded_cfg, resume_cfg, profile_cfg, replicas_cfg, soak_cfg = configs(args)
     console = Console(width=None if Console().is_terminal else 220)
     raise_fd_limit()
     procs_module.NICE = args.nice
@@ -144,17 +163,23 @@ def main(argv: list[str] | None = None) -> int:
         "resume": vars(resume_cfg),
         "profile": vars(profile_cfg),
         "replicas": vars(replicas_cfg),
+        "soak": vars(soak_cfg),
     }
     log = console.print
     code = 0
     try:
-        with Processes() as procs:
+        with Processes(baseline=args.baseline) as procs:
             sys.path.insert(0, str(procs.src))  # in-process measurements import the same snapshot
             results["environment"]["src_fingerprint"] = procs.src_fingerprint
             commit = results["environment"]["commit"][:8]
             log(f"rillchat runs from a snapshot of src/ (fingerprint {procs.src_fingerprint}, commit {commit})")
+            results["variants"] = list(procs.variants)
+            if args.baseline:
+                results["environment"]["baseline_commit"] = procs.baseline_commit
+                log(f"baseline ({args.baseline}): commit {procs.baseline_commit[:8]}, its runs alternate with ours")
+            soak_cfg.variants = list(procs.variants)
             fake = None
-            if {"relay", "resume", "replicas", "profile"} & set(args.parts):
+            if {"relay", "resume", "replicas", "profile", "soak"} & set(args.parts):
                 fake = start_fake(procs, tokens=relay_cfg.tokens, rate=relay_cfg.rate)
                 log(f"fake upstream on :{fake.port} (core {CORE_LOAD}), logs in {procs.logdir}")
             for part in args.parts:
@@ -173,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
                     elif part == "replicas":
                         assert fake is not None
                         results["replicas"] = run_replicas(procs, fake, replicas_cfg, log=log)
+                    elif part == "soak":
+                        assert fake is not None
+                        results["soak"] = run_soak(procs, fake, relay_cfg, soak_cfg, log=log)
                     elif part == "profile":
                         assert fake is not None
                         results["profile"] = run_profile(procs, fake, profile_cfg, args.out, stamp)

@@ -16,6 +16,7 @@ import re
 import resource
 import sys
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, cast
@@ -246,14 +247,19 @@ class LoadSpec:
     """Drop and resume (rillchat SSE only): read ``resume_after`` tokens, close the connection and go on with
     ``GET /api/streams/{replyId}`` + ``Last-Event-ID`` on this port (another replica). 0 = off."""
     resume_after: int = 10
+    soak: float = 0.0
+    """Seconds of a soak: each stream that ends is replaced by a new one until then, so ``streams`` stay
+    open all along; the result gets a ``timeline`` of ``soak_window``-second windows. 0 = off."""
+    soak_window: float = 30.0
 
 
 class _Collector:
     __slots__ = ("catchup", "delays", "done", "first", "pending", "recv")
 
     def __init__(self, streams: int) -> None:
-        self.delays: list[float] = []
-        self.recv: list[float] = []
+        # Arrays of doubles, not lists of floats: a soak collects millions.
+        self.delays = array("d")
+        self.recv = array("d")
         self.first: list[float] = []
         """Drop and resume: delays of the tokens read before the drop (these are not in ``delays``)."""
         self.catchup: list[float] = []
@@ -477,9 +483,14 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
     errors: dict[str, int] = {}
     next_ready = asyncio.Event()
 
+    soak_end = loop.time() + spec.soak if spec.soak else 0.0
+
     def on_done(stream: TokenStream) -> None:
         collector.finished()
         next_ready.set()
+        if soak_end and loop.time() < soak_end:
+            collector.pending += 1
+            tasks.append(loop.create_task(open_one(len(streams))))
 
     async def open_one(i: int) -> None:
         mine = request.replace(marker, f"{nonce:010x}{i:0{len(marker) - 10}d}".encode()) if marker else request
@@ -495,10 +506,10 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
             stream.t_sent = stream.t_sent or time.time()
             stream._end(f"connect:{type(exc).__name__}")
 
+    tasks: list[asyncio.Task[None]] = []
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     t0_wall = time.time()
     t0 = loop.time()
-    tasks: list[asyncio.Task[None]] = []
     if spec.sequential:
         for _ in range(spec.streams):
             next_ready.clear()
@@ -522,6 +533,7 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
     t1_wall = time.time()
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
 
+    total = len(streams)
     ok = 0
     samples: dict[str, str] = {}
     for stream in streams:
@@ -546,6 +558,8 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
     # first stream's planned end), against streams x rate over that window.
     duration = (spec.expected_tokens - 1) / spec.rate if spec.rate > 0 else 0.0
     w0, w1 = spec.ramp + 0.25, duration - 0.25
+    if spec.soak:  # every stream slot stays busy until the soak ends (but for reconnections)
+        w0, w1 = spec.ramp + duration, spec.soak
     window: dict[str, float] | None = None
     if not spec.sequential and spec.rate > 0 and w1 - w0 >= 1.0:
         received = int(np.count_nonzero((recv >= w0) & (recv < w1)))
@@ -556,19 +570,23 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
         "t0": t0_wall,
         "t1": t1_wall,
         "wall_s": t1_wall - t0_wall,
-        "streams": spec.streams,
+        "streams": total,
         "ok": ok,
-        "failed": spec.streams - ok,
+        "failed": total - ok,
         "errors": errors,
         "error_samples": samples,
         "tokens": int(recv.size),  # = delays.size, but for drop and resume (first and catch-up tokens too)
-        "tokens_expected": spec.streams * spec.expected_tokens,
+        "tokens_expected": total * spec.expected_tokens,
         "delay_ms": percentiles(delays),
         "ttfb_ms": percentiles(ttfb),
         "window": window,
         "intervals": [[s.t_sent, s.t_end or t1_wall] for s in streams],
         "client_cpu_s": (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime),
     }
+    if spec.soak:
+        result["timeline"] = timeline(recv, delays, spec.soak_window, spec.streams * spec.rate)
+        result.pop("intervals")
+        result["concurrency"] = spec.streams
     if spec.resume_port:
         resumed = [s for s in streams if isinstance(s, DropAndResume)]
         heads = [s.resume_head * 1000.0 for s in resumed if s.resume_head is not None]
@@ -577,6 +595,33 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
         result["catchup_ms"] = percentiles(np.asarray(collector.catchup, dtype=np.float64) * 1000.0)
         result["resume_head_ms"] = percentiles(np.asarray(heads, dtype=np.float64))
     return result
+
+
+def timeline(
+    recv: np.ndarray[Any, Any], delays: np.ndarray[Any, Any], window: float, offered_per_s: float
+) -> list[dict[str, float]]:
+    """Per window of ``window`` seconds (by arrival time): tokens/s against the offered rate, delays."""
+    rows: list[dict[str, float]] = []
+    if recv.size == 0:
+        return rows
+    edges = np.arange(0.0, float(recv.max()) + window, window)
+    which = np.digitize(recv, edges) - 1
+    for i, start in enumerate(edges[:-1]):
+        mine = delays[which == i]
+        if mine.size == 0:
+            continue
+        p50, p99 = np.percentile(mine, [50, 99])
+        rows.append(
+            {
+                "start_s": float(start),
+                "tokens_per_s": mine.size / window,
+                "rate_pct": 100.0 * mine.size / window / offered_per_s if offered_per_s else 0.0,
+                "p50_ms": float(p50),
+                "p99_ms": float(p99),
+                "max_ms": float(mine.max()),
+            }
+        )
+    return rows
 
 
 def percentiles(values: np.ndarray[Any, Any]) -> dict[str, float] | None:

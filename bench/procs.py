@@ -98,20 +98,41 @@ def snapshot_src(dest: Path) -> tuple[Path, str]:
     return dest, digest.hexdigest()[:12]
 
 
+def snapshot_ref(ref: str, dest: Path) -> tuple[Path, str]:
+    """``src/`` of git revision ``ref`` (for ``--baseline``): the directory to put on PYTHONPATH, the commit."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dest.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", commit, "src"], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest / "src", commit
+
+
 class Processes:
     """Every child process of the benchmark; ``stop_all`` (also on exit and on SIGTERM) ends them.
 
     Children import rillchat from a snapshot of ``src/`` taken when this was created (see ``snapshot_src``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, baseline: str | None = None) -> None:
         self._popens: list[subprocess.Popen[bytes]] = []
         self._lock = threading.Lock()
         self.logdir = Path(tempfile.mkdtemp(prefix="rillchat-bench-"))
         self.keep_logs = False
         """Set when something failed: the logs (and SQLite files) then stay for a look."""
         self.src, self.src_fingerprint = snapshot_src(self.logdir / "src")
-        self.pythonpath = os.pathsep.join(p for p in (str(self.src), os.environ.get("PYTHONPATH", "")) if p)
+        self.pythonpath = self._path(self.src)
+        self.variants: dict[str, str] = {"after": self.pythonpath}
+        """The versions of rillchat measured: ``after`` (this tree) and, with ``--baseline REF``, ``before``."""
+        self.baseline_commit = ""
+        if baseline:
+            base_src, self.baseline_commit = snapshot_ref(baseline, self.logdir / "baseline")
+            self.variants = {"before": self._path(base_src), "after": self.pythonpath}
+
+    @staticmethod
+    def _path(src: Path) -> str:
+        return os.pathsep.join(p for p in (str(src), os.environ.get("PYTHONPATH", "")) if p)
 
     def __enter__(self) -> Processes:
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -130,6 +151,7 @@ class Processes:
         stdout: IO[bytes] | int | None = None,
         stdin: int | None = subprocess.DEVNULL,
         stderr: IO[bytes] | int | None = None,
+        variant: str = "after",
     ) -> subprocess.Popen[bytes]:
         """Start ``argv`` in its own session; output is discarded unless ``stdout`` says where it goes
         (``stderr`` then follows it unless given too)."""
@@ -139,7 +161,7 @@ class Processes:
             popen = subprocess.Popen(
                 list(argv),
                 cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": self.pythonpath, **(env or {})},
+                env={**os.environ, "PYTHONPATH": self.variants[variant], **(env or {})},
                 stdin=stdin,
                 stdout=stdout if stdout is not None else subprocess.DEVNULL,
                 stderr=stderr,
@@ -225,7 +247,9 @@ def upstreams_json(fake_port: int) -> str:
     )
 
 
-def start_rillchat(procs: Processes, *, env: dict[str, str], name: str = "rillchat", timeout: float = 60.0) -> Server:
+def start_rillchat(
+    procs: Processes, *, env: dict[str, str], name: str = "rillchat", timeout: float = 60.0, variant: str = "after"
+) -> Server:
     """``rillchat serve`` pinned to CORE_SERVER, with its own SQLite file; returns once it answers."""
     port = free_port()
     db = procs.logdir / f"{name}-{port}.db"
@@ -237,7 +261,7 @@ def start_rillchat(procs: Processes, *, env: dict[str, str], name: str = "rillch
     }
     out = open(log, "wb")  # noqa: SIM115 - the child keeps it
     argv = launch("rillchat.cli.main", "serve", "--port", str(port), "--log-level", "warning")
-    popen = procs.spawn(pinned(CORE_SERVER, argv), env=full_env, stdout=out)
+    popen = procs.spawn(pinned(CORE_SERVER, argv), env=full_env, stdout=out, variant=variant)
     out.close()
     server = Server(name, popen, port, log)
     deadline = time.monotonic() + timeout

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.loadgen import Collect, build_request, fetch
+from bench.metrics import lag_summary, scrape
 from bench.procs import (
     Processes,
     Sampler,
@@ -140,14 +141,18 @@ def _peak(samples: list[tuple[float, int]], intervals: list[list[float]]) -> tup
     return best[1], best[0]
 
 
-def one_run(procs: Processes, fake: Server, kind: str, mode: str, streams: int, cfg: RelayConfig) -> dict[str, Any]:
+def one_run(
+    procs: Processes, fake: Server, kind: str, mode: str, streams: int, cfg: RelayConfig, variant: str = "after"
+) -> dict[str, Any]:
     server: Server | None = None
     try:
         if mode != "direct":
-            server = start_rillchat(procs, env=relay_env(fake))
+            server = start_rillchat(procs, env=relay_env(fake), variant=variant)
             warm_up(server, kind, mode)
         target = server or fake
         row: dict[str, Any] = {"kind": kind, "mode": mode, "concurrency": streams}
+        if server is not None:
+            row["variant"] = variant
         if streams == 1 and cfg.probe:
             probe = run_loadgen(
                 procs,
@@ -164,8 +169,10 @@ def one_run(procs: Processes, fake: Server, kind: str, mode: str, streams: int, 
         sched_before = (sched_seconds(rill), sched_seconds(fake_proc))
         t_before = time.monotonic()
         timeout = cfg.ramp + cfg.tokens / cfg.rate + cfg.grace + 60.0
+        metrics_before = scrape(server) if server else {}
         with Sampler(rill) as sampler:
             result = run_loadgen(procs, _spec(target.port, kind, mode, cfg, streams), timeout=timeout)
+        row["lag"] = lag_summary(metrics_before, scrape(server)) if server else None
         after = (cpu_seconds(rill), cpu_seconds(fake_proc), machine_busy_seconds(), time.process_time(), _children())
         span = time.monotonic() - t_before
         (rill_run, rill_wait), (fake_run, fake_wait) = (
@@ -238,17 +245,21 @@ def run_relay(
         for streams in levels:
             floor = None
             for mode in MODES:
-                started = time.monotonic()
-                if started - begin > cfg.budget:
-                    rows.append({"kind": kind, "mode": mode, "concurrency": streams, "skipped": True})
-                    log(f"  relay {kind:<9} {mode:<6} c={streams:<5} skipped: over the {cfg.budget:.0f} s budget")
-                    continue
-                row = one_run(procs, fake, kind, mode, streams, cfg)
-                if mode == "direct":
-                    floor = row
-                _added(row, floor)
-                rows.append(row)
-                log(_progress(row, time.monotonic() - started))
+                # With a baseline, its run and ours alternate, so both meet the same machine load.
+                for variant in ["after"] if mode == "direct" else list(procs.variants):
+                    started = time.monotonic()
+                    if started - begin > cfg.budget:
+                        rows.append(
+                            {"kind": kind, "mode": mode, "concurrency": streams, "variant": variant, "skipped": True}
+                        )
+                        log(f"  relay {kind:<9} {mode:<6} c={streams:<5} skipped: over the {cfg.budget:.0f} s budget")
+                        continue
+                    row = one_run(procs, fake, kind, mode, streams, cfg, variant)
+                    if mode == "direct":
+                        floor = row
+                    _added(row, floor)
+                    rows.append(row)
+                    log(_progress(row, time.monotonic() - started))
     return rows
 
 
@@ -257,8 +268,10 @@ def _progress(row: dict[str, Any], took: float) -> str:
     w = row.get("window") or {}
     cpu = row.get("cpu_us_per_token")
     samples = "".join(f"\n      {k}: {v}" for k, v in (row.get("error_samples") or {}).items())
+    lag = row.get("lag") or {}
     return (
-        f"  relay {row['kind']:<9} {row['mode']:<6} c={row['concurrency']:<5} ok={row['ok']:<5} "
+        f"  relay {row['kind']:<9} {row['mode']:<6} {row.get('variant', ''):<6} c={row['concurrency']:<5} "
+        f"ok={row['ok']:<5} lag max={lag.get('max_ms', float('nan')):.1f}ms "
         f"failed={row['failed']:<4} p50={d.get('p50', float('nan')):7.2f}ms p99={d.get('p99', float('nan')):8.2f}ms "
         f"rate={w.get('pct', float('nan')):6.1f}% ttfb={(row.get('ttfb_ms') or {}).get('p50', float('nan')):8.1f}ms "
         f"cpu/token={'-' if cpu is None else f'{cpu:.1f}us'} "

@@ -132,7 +132,13 @@ def _pct(part: float, whole: float) -> float | None:
 
 
 def one_run(
-    procs: Processes, fake: Server, redis_bin: str, run: str, streams: int, cfg: ReplicasConfig
+    procs: Processes,
+    fake: Server,
+    redis_bin: str,
+    run: str,
+    streams: int,
+    cfg: ReplicasConfig,
+    variant: str = "after",
 ) -> dict[str, Any]:
     redis: Server | None = None
     servers: list[Server] = []
@@ -143,7 +149,9 @@ def one_run(
             redis = start_redis(procs, redis_bin, cfg.redis_port)
             env["RILLCHAT_REDIS_URL"] = f"redis://127.0.0.1:{redis.port}/0"
         for name in ("A", "B") if run == "redis-ab" else ("A",):
-            servers.append(start_rillchat(procs, env=env, name=f"rillchat-{run}-{streams}-{name}"))
+            servers.append(
+                start_rillchat(procs, env=env, name=f"rillchat-{run}-{streams}-{name}-{variant}", variant=variant)
+            )
         for server in servers:
             warm_up(server, "responses", "sse")
         if len(servers) == 2:
@@ -188,7 +196,8 @@ def one_run(
 
         row: dict[str, Any] = {
             "run": run,
-            "label": LABELS[run],
+            "variant": variant,
+            "label": LABELS[run] + ("" if len(procs.variants) == 1 else f" ({variant})"),
             "replicas": n,
             "redis": redis is not None,
             "concurrency": streams,
@@ -256,15 +265,16 @@ def run_replicas(procs: Processes, fake: Server, cfg: ReplicasConfig, log: Any =
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         out["redis_version"] = subprocess.run([redis_bin, "--version"], capture_output=True, text=True).stdout.strip()
     for streams in cfg.streams:
-        base = None
+        base: dict[str, dict[str, Any]] = {}
         for run in RUNS:
-            started = time.monotonic()
-            row = one_run(procs, fake, redis_bin, run, streams, cfg)
-            if run == "memory":
-                base = row
-            _added(row, base)
-            out["runs"].append(row)
-            log(_progress(row, time.monotonic() - started))
+            for variant in procs.variants:  # alternating: both versions meet the same machine load
+                started = time.monotonic()
+                row = one_run(procs, fake, redis_bin, run, streams, cfg, variant)
+                if run == "memory":
+                    base[variant] = row
+                _added(row, base.get(variant))
+                out["runs"].append(row)
+                log(_progress(row, time.monotonic() - started))
     return out
 
 
@@ -275,7 +285,7 @@ def _progress(row: dict[str, Any], took: float) -> str:
     redis = row.get("redis_us_per_token")
     samples = "".join(f"\n      {k}: {v}" for k, v in (row.get("error_samples") or {}).items())
     return (
-        f"  replicas {row['label']:<22} c={row['concurrency']:<5} ok={row['ok']:<5} failed={row['failed']:<4} "
+        f"  replicas {row['label']:<31} c={row['concurrency']:<5} ok={row['ok']:<5} failed={row['failed']:<4} "
         f"p50={d.get('p50', float('nan')):7.2f}ms p99={d.get('p99', float('nan')):8.2f}ms "
         f"rate={w.get('pct', float('nan')):6.1f}% cpu/token={'-' if cpu is None else f'{cpu:.1f}us'} "
         f"redis/token={'-' if redis is None else f'{redis:.1f}us'} core1={row['core1_load_pct']:.0f}% "

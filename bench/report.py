@@ -49,31 +49,66 @@ def _worst(
     return detail, not failing
 
 
-def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+def _variant(rows: Iterable[Row], variant: str) -> list[Row]:
+    return [r for r in rows if r.get("variant", "after") == variant]
+
+
+def _same(row: Row, others: list[Row]) -> Row | None:
+    """The row of the other version measured under the same conditions."""
+    return next(
+        (
+            o
+            for o in others
+            if (o.get("kind"), o.get("mode"), o.get("run"), o["concurrency"])
+            == (row.get("kind"), row.get("mode"), row.get("run"), row["concurrency"])
+        ),
+        None,
+    )
+
+
+def _targets_of(results: dict[str, Any], variant: str) -> list[tuple[str, str, bool | None]]:
     relay: list[Row] = results.get("relay") or []
-    rill = [r for r in relay if r["mode"] != "direct" and not r.get("skipped")]
-    targets: list[dict[str, Any]] = []
+    live = [r for r in relay if r["mode"] != "direct" and not r.get("skipped")]
+    rill = _variant(live, variant)
+    before = _variant(live, "before") if variant == "after" else []
+    targets: list[tuple[str, str, bool | None]] = []
 
     def add(name: str, measured: str, met: bool | None) -> None:
-        targets.append({"target": name, "measured": measured, "met": met})
+        targets.append((name, measured, met))
 
     if relay:
-        detail, met = _worst(
-            [r for r in rill if r["concurrency"] >= 100],
-            lambda r: r.get("cpu_us_per_token"),
-            lambda v: v <= 25.0,
-            lambda v: f"{v:.1f} µs",
-        )
-        add("≤ 25 µs rillchat CPU per relayed token (runs of ≥ 100 streams)", detail, met)
+        heavy = [r for r in rill if r["concurrency"] >= 100]
+        if before:
+            ratios = []
+            for r in heavy:
+                b = _same(r, before)
+                if b and r.get("cpu_us_per_token") and b.get("cpu_us_per_token"):
+                    ratios.append((r, r["cpu_us_per_token"], b["cpu_us_per_token"]))
+            detail = ", ".join(f"{r['mode']}@{r['concurrency']}: {a:.1f} vs {b:.1f} µs" for r, a, b in ratios)
+            add(
+                "CPU per token ≤ half of the baseline's (runs of ≥ 100 streams)",
+                detail or "not measured",
+                all(a <= 0.5 * b for _, a, b in ratios) if ratios else None,
+            )
+        else:
+            detail, met = _worst(
+                heavy, lambda r: r.get("cpu_us_per_token"), lambda v: v <= 35.0, lambda v: f"{v:.1f} µs"
+            )
+            add("CPU per token ≤ 35 µs, half of the 67-79 µs before issue 13 (runs of ≥ 100 streams)", detail, met)
         at1000 = [r for r in rill if r["concurrency"] == 1000]
-        detail, met_rate = _worst(
-            at1000, lambda r: _get(r, "window", "pct"), lambda v: v >= 99.0, lambda v: f"{v:.1f}%"
-        )
-        add("1000 streams: ≥ 99% of the offered token rate", detail, met_rate)
-        detail, met_p99 = _worst(
+        detail, met = _worst(at1000, lambda r: _get(r, "window", "pct"), lambda v: v >= 99.0, lambda v: f"{v:.1f}%")
+        add("1000 streams: ≥ 99% of the offered token rate", detail, met)
+        detail, met = _worst(
             at1000, lambda r: _get(r, "added_delay_ms", "p99"), lambda v: v <= 25.0, lambda v: f"+{v:.1f} ms"
         )
-        add("1000 streams: added per-token delay p99 ≤ 25 ms", detail, met_p99)
+        add("1000 streams: added per-token delay p99 ≤ 25 ms", detail, met)
+        detail, met = _worst(
+            [r for r in rill if r["concurrency"] == 500],
+            lambda r: _get(r, "added_delay_ms", "p99"),
+            lambda v: v <= 5.0,
+            lambda v: f"+{v:.1f} ms",
+        )
+        add("500 streams: added per-token delay p99 ≤ 5 ms", detail, met)
         detail, met = _worst(
             [r for r in rill if r["concurrency"] == 2000],
             lambda r: float(r["failed"]),
@@ -87,12 +122,7 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             lambda v: v <= 64.0,
             lambda v: f"{v:.1f} KB",
         )
-        add(
-            "≤ 64 KB rillchat memory per concurrent stream (runs of ≥ 100 streams that kept ≥ 95% of the rate,"
-            " i.e. had them all streaming at once)",
-            detail,
-            met,
-        )
+        add("≤ 64 KB memory per concurrent stream (relay runs of ≥ 100 streams at ≥ 95% of the rate)", detail, met)
         detail, met = _worst(
             [r for r in rill if r["concurrency"] == 1],
             lambda r: _ttfb(r)[1],
@@ -100,8 +130,46 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             lambda v: f"+{v:.2f} ms",
         )
         add("concurrency 1: added time to first byte ≤ 2 ms (median of the probe)", detail, met)
+    soak = [r for r in (results.get("soak") or {}).get("runs", []) if r.get("variant", "after") == variant]
+    for run in soak:
+        at = f"{run['mode']}@{run['concurrency']}, {run['duration_s']:.0f} s, TTL {run['ttl_s']:.0f} s"
+        growth = run.get("rss_growth_mb_per_min")
+        add(
+            "soak: RSS flat once the event-log TTL has passed (growth ≤ 1 MB/min)",
+            f"{at}: {'-' if growth is None else f'{growth:+.1f} MB/min'}",
+            None if growth is None else growth <= 1.0,
+        )
+        settled = run.get("rss_settled_mb") or run["rss_peak_mb"]
+        kb = (settled - run["rss_idle_mb"]) * 1024 / run["concurrency"]
+        add(
+            "soak: ≤ 64 KB per concurrent stream, finished replies still resumable included",
+            f"{at}: {kb:.1f} KB",
+            kb <= 64.0,
+        )
+        lag = (run.get("lag") or {}).get("max_ms")
+        add("soak: max event-loop lag ≤ 20 ms", f"{at}: {_f(lag, '.1f', ' ms')}", None if lag is None else lag <= 20.0)
+    runs = _variant((results.get("replicas") or {}).get("runs", []), variant)
+    for streams in sorted({r["concurrency"] for r in runs}):
+        mem = next((r for r in runs if r["run"] == "memory" and r["concurrency"] == streams), None)
+        red = next((r for r in runs if r["run"] == "redis" and r["concurrency"] == streams), None)
+        ab = next((r for r in runs if r["run"] == "redis-ab" and r["concurrency"] == streams), None)
+        if mem and red and mem.get("cpu_us_per_token") and red.get("cpu_us_per_token"):
+            ratio = red["cpu_us_per_token"] / mem["cpu_us_per_token"]
+            add(
+                f"Redis log, one replica, {streams} streams: CPU per token ≤ 1.3x the in-memory log",
+                f"{ratio:.2f}x",
+                ratio <= 1.3,
+            )
+        each = (ab or {}).get("cpu_us_per_token_each") or []
+        if len(each) == 2 and each[0] and each[1]:
+            ratio = each[1] / each[0]
+            add(
+                f"Redis A→B, {streams} streams: the replica serving a reply made elsewhere < half the generating one",
+                f"B/A = {each[1]:.1f} / {each[0]:.1f} µs = {ratio:.2f}",
+                ratio < 0.5,
+            )
     embedded = results.get("embedded")
-    if embedded and "error" not in embedded:
+    if embedded and "error" not in embedded and variant == "after":
         ratio = embedded.get("ratio_pct")
         add(
             "embedded model: rillchat ≥ 95% of direct tokens/s",
@@ -109,6 +177,21 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             None if ratio is None else ratio >= 95.0,
         )
     return targets
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with what was measured and whether it is met, for ``after`` (and ``before`` if measured)."""
+    variants = results.get("variants") or ["after"]
+    by_variant = {v: _targets_of(results, v) for v in variants}
+    out = []
+    for name, measured, met in by_variant.get("after", []):
+        row: dict[str, Any] = {"target": name, "measured": measured, "met": met}
+        if "before" in by_variant:
+            # Same target in the baseline's runs (same names; the CPU ratio target exists for "after" only).
+            found = next(((m, ok) for n, m, ok in by_variant["before"] if n == name), None)
+            row["before"] = {"measured": found[0], "met": found[1]} if found else None
+        out.append(row)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -121,9 +204,11 @@ def _mark(met: bool | None) -> str:
 
 def relay_table(rows: list[Row]) -> Table:
     table = Table(title="RELAY: per-token delay = receive time - upstream send time; added = minus the direct row")
+    versions = len({r.get("variant") for r in rows if r.get("variant")}) > 1
     for name in (
         "upstream",
         "mode",
+        *(["version"] if versions else []),
         "streams",
         "failed",
         "rate %",
@@ -135,24 +220,31 @@ def relay_table(rows: list[Row]) -> Table:
         "added TTFB",
         "µs/token",
         "KB/strm",
+        "lag max",
+        "lag>10ms",
         "rill cpu",
         "rill wait",
         "core1",
         "fake wait",
         "others",
     ):
-        table.add_column(name, justify="left" if name in ("upstream", "mode") else "right", no_wrap=True)
+        table.add_column(name, justify="left" if name in ("upstream", "mode", "version") else "right", no_wrap=True)
     for row in rows:
+        version = [row.get("variant", "")] if versions else []
         if row.get("skipped"):
-            table.add_row(row["kind"], row["mode"], str(row["concurrency"]), "[yellow]skipped (time budget)[/]")
+            table.add_row(
+                row["kind"], row["mode"], *version, str(row["concurrency"]), "[yellow]skipped (time budget)[/]"
+            )
             continue
         ttfb, added_ttfb = _ttfb(row)
         failed = str(row["failed"])
         if row["failed"]:
             failed = f"[red]{failed}[/] " + ",".join(f"{k}:{v}" for k, v in row["errors"].items())
+        lag = row.get("lag") or {}
         table.add_row(
             row["kind"],
             row["mode"],
+            *version,
             str(row["concurrency"]),
             failed,
             _f(_get(row, "window", "pct")),
@@ -164,6 +256,8 @@ def relay_table(rows: list[Row]) -> Table:
             _f(added_ttfb, "+.2f"),
             _f(row.get("cpu_us_per_token")),
             _f(row.get("kb_per_stream")),
+            _f(lag.get("max_ms")),
+            _f(lag.get("over_10ms_pct"), ".2f", "%"),
             _f(row.get("rillchat_cpu_pct"), ".0f"),
             _f(row.get("rillchat_wait_pct"), ".0f"),
             _f(row.get("core1_load_pct"), ".0f"),
@@ -263,6 +357,95 @@ def _print_replicas(part: dict[str, Any], console: Console) -> None:
     )
 
 
+def _print_soak(part: dict[str, Any], console: Console) -> None:
+    if "error" in part:
+        console.print(f"[red]soak failed:[/] {part['error']}")
+        return
+    runs = part.get("runs") or []
+    summary = Table(title="SOAK: streams kept open for the whole run (each that ends is replaced at once)")
+    for name in (
+        "version",
+        "mode",
+        "streams",
+        "seconds",
+        "TTL s",
+        "replies",
+        "failed",
+        "rate %",
+        "delay p50",
+        "delay p99",
+        "µs/token",
+        "RSS idle",
+        "RSS peak",
+        "RSS after TTL",
+        "growth MB/min",
+        "KB/strm",
+        "lag max ms",
+        "lag>10ms",
+    ):
+        summary.add_column(name, justify="left" if name in ("version", "mode") else "right", no_wrap=True)
+    for run in runs:
+        lag = run.get("lag") or {}
+        settled = run.get("rss_settled_mb")
+        summary.add_row(
+            run["variant"],
+            run["mode"],
+            str(run["concurrency"]),
+            _f(run["duration_s"], ".0f"),
+            _f(run["ttl_s"], ".0f"),
+            str(run["replies"]),
+            str(run["failed"]),
+            _f(_get(run, "window", "pct")),
+            _f(_get(run, "delay_ms", "p50"), ".2f"),
+            _f(_get(run, "delay_ms", "p99"), ".2f"),
+            _f(run.get("cpu_us_per_token")),
+            _f(run["rss_idle_mb"], ".0f"),
+            _f(run["rss_peak_mb"], ".0f"),
+            _f(settled, ".0f"),
+            _f(run.get("rss_growth_mb_per_min"), "+.1f"),
+            _f(((settled or run["rss_peak_mb"]) - run["rss_idle_mb"]) * 1024 / run["concurrency"]),
+            _f(lag.get("max_ms")),
+            _f(lag.get("over_10ms_pct"), ".2f", "%"),
+        )
+    console.print(summary)
+    for run in runs:
+        table = Table(title=f"SOAK over time ({run['variant']}): RSS and delay per window")
+        for name in (
+            "t (s)",
+            "RSS MB",
+            "replies held",
+            "tokens/s",
+            "rate %",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "lag p99 ≤",
+            "lag>10ms",
+        ):
+            table.add_column(name, justify="right", no_wrap=True)
+        for row in run.get("timeline") or []:
+            table.add_row(
+                _f(row["start_s"], ".0f"),
+                _f(row.get("rss_mb"), ".0f"),
+                _f(row.get("replies_held"), ".0f"),
+                _f(row["tokens_per_s"], ".0f"),
+                _f(row["rate_pct"]),
+                _f(row["p50_ms"], ".2f"),
+                _f(row["p99_ms"], ".2f"),
+                _f(row["max_ms"], ".1f"),
+                _f(row.get("lag_p99_le_ms"), ".1f", " ms"),
+                _f(row.get("lag_over_10ms_pct"), ".2f", "%"),
+            )
+        console.print(table)
+    console.print(
+        "  delay = receive time - upstream send time (not minus the direct floor). RSS after TTL = mean RSS once"
+        " the first finished replies have expired (from TTL + one stream's length + 10 s, skipping the first"
+        " quarter); growth = its second half's mean minus its first half's, per minute. KB/strm = (RSS after TTL"
+        " - RSS idle) / streams: each stream's share, finished replies still held included. replies held ="
+        " rillchat_live_replies. lag p99 ≤ = the histogram bucket holding the window's 99th percentile."
+    )
+
+
 def print_report(results: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(width=None if Console().is_terminal else 220)
     relay = results.get("relay")
@@ -275,6 +458,8 @@ def print_report(results: dict[str, Any], console: Console | None = None) -> Non
             "  µs/token = rillchat user+sys over the run / tokens relayed (10 ms clock ticks: coarse at 1 stream).\n"
             "  KB/strm = (RSS at peak concurrency - RSS idle) / streams connected (under saturation most of them are"
             " still waiting to start).\n"
+            "  lag max = largest event-loop lag since rillchat started (its /metrics; '-' for a version without"
+            " it); lag>10ms = share of the 20 ms lag probes during the run that came > 10 ms late.\n"
             "  rill cpu / rill wait = % of the run rillchat spent on core 0 / runnable but waiting for it"
             " (/proc schedstat: contention).\n"
             "  core1 = % of a core used by the fake upstream + load generator + this process on the load core;"
@@ -359,14 +544,29 @@ def print_report(results: dict[str, Any], console: Console | None = None) -> Non
             )
             console.print(f"  inclusive time of rillchat's own functions: {inclusive}")
             console.print(f"  collapsed stacks: {profile['collapsed_stacks']} (speedscope.app opens them)")
+    soak = results.get("soak")
+    if soak:
+        _print_soak(soak, console)
     targets = results.get("targets") or []
     if targets:
-        table = Table(title="TARGETS")
+        compared = any("before" in t for t in targets)
+        table = Table(
+            title="TARGETS" + (" (before = the --baseline version, measured alternately)" if compared else "")
+        )
         table.add_column("target")
-        table.add_column("measured (worst runs, or failing ones)")
+        if compared:
+            table.add_column("before")
+            table.add_column("")
+        table.add_column(
+            "after: measured (worst runs, or failing ones)" if compared else "measured (worst runs, or failing ones)"
+        )
         table.add_column("")
         for t in targets:
-            table.add_row(t["target"], t["measured"], _mark(t["met"]))
+            cells = [t["target"]]
+            if compared:
+                b = t.get("before") or {}
+                cells += [b.get("measured", "-"), _mark(b.get("met")) if b else ""]
+            table.add_row(*cells, t["measured"], _mark(t["met"]))
         console.print(table)
     if "wall_s" in results:
         console.print(f"total wall time: {results['wall_s']:.0f} s; JSON: {results.get('json_path', '-')}")

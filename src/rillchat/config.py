@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_content: bool = False
     metrics_enabled: bool = True
+    tune_gc: bool = True
 
     # Streams
     keepalive_seconds: float = 15.0

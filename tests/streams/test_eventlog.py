@@ -21,7 +21,7 @@ async def _fill(log: MemoryEventLog, n: int) -> list[str]:
 async def _read(log: MemoryEventLog, after: int) -> list[int]:
     seqs: list[int] = []
     async for batch in log.follow(after, keepalive=5):
-        seqs.extend(entry.seq for entry in batch)
+        seqs.extend(range(batch.first, batch.last_seq + 1))
     return seqs
 
 
@@ -54,7 +54,7 @@ async def test_entries_appended_in_one_loop_turn_reach_a_waiting_follower_as_one
 
     async def follow() -> None:
         async for batch in log.follow(1, keepalive=5):
-            batches.append(len(batch))
+            batches.append(len(batch.events))
 
     task = asyncio.create_task(follow())
     await asyncio.sleep(0.01)
@@ -73,7 +73,7 @@ async def test_an_idle_follower_gets_an_empty_batch_per_keepalive_interval():
 
     async def follow() -> None:
         async for batch in log.follow(1, keepalive=0.02):
-            seen.append(len(batch))
+            seen.append(len(batch.events))
             if len(seen) == 3:
                 await log.close()
 
@@ -86,5 +86,5 @@ async def test_plain_text_bytes_are_only_the_deltas():
     texts = await _fill(log, 3)
     body = b""
     async for batch in log.follow(0, keepalive=5):
-        body += b"".join(e.text for e in batch)
+        body += batch.text()
     assert body.decode() == "".join(texts)

@@ -25,6 +25,7 @@ from rillchat.api.streaming import ReplyAborted
 from rillchat.config import Settings
 from rillchat.extras import check_extras
 from rillchat.providers import ProviderRegistry, build_registry
+from rillchat.runtime import settle_heap
 from rillchat.storage import Database, Repository
 from rillchat.streams.hub import Hub
 from rillchat.streams.replies import ReplyService
@@ -99,9 +100,13 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         app.state.services = Services(settings, reg, database, repository, hub, replies)
         app.state.shutting_down = False
         app.edge.routes = ReplyRoutes(app.state.services)
+        metrics.loop_lag_monitor.start()
+        if settings.tune_gc:
+            settle_heap()
         try:
             yield
         finally:
+            await metrics.loop_lag_monitor.stop()
             app.state.shutting_down = True
             if preload is not None:
                 await asyncio.gather(preload, return_exceptions=True)

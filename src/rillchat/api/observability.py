@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
+from rillchat.runtime import LoopLagMonitor
 from rillchat.streams.generation import Generation
 from rillchat.streams.hub import Hub
 
@@ -23,6 +24,7 @@ logger = logging.getLogger("rillchat.replies")
 
 _LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _GAP = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+_LAG = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1)
 
 
 class Metrics:
@@ -55,14 +57,27 @@ class Metrics:
         )
         if local_queue_length is not None:
             self.queue.set_function(local_queue_length)
+        self.loop_lag = Histogram(
+            "rillchat_event_loop_lag_seconds",
+            "How late the event loop ran a timer asked for every 20 ms (a stall shows as a late timer).",
+            buckets=_LAG,
+            registry=r,
+        )
+        self.loop_lag_monitor = LoopLagMonitor(self.loop_lag.observe)
+        self.loop_lag_max = Gauge(
+            "rillchat_event_loop_lag_max_seconds", "The largest event-loop lag seen since start.", registry=r
+        )
+        self.loop_lag_max.set_function(lambda: self.loop_lag_monitor.max_lag)
 
     def reply_started(self, generation: Generation) -> None:
         self.started.labels(generation.start_event.model).inc()
+        # Taken now: a finished generation lets go of its request.
+        user_input = generation.request.messages[-1].content if self.log_content and generation.request.messages else ""
         task = generation.task
         if task is not None:
-            task.add_done_callback(lambda _: self.reply_ended(generation))
+            task.add_done_callback(lambda _: self.reply_ended(generation, user_input))
 
-    def reply_ended(self, generation: Generation) -> None:
+    def reply_ended(self, generation: Generation, user_input: str = "") -> None:
         outcome = generation.outcome
         if outcome is None:
             return
@@ -81,7 +96,7 @@ class Metrics:
                 self.queue_wait.observe(timing.first_token - timing.queued)
         extra = ""
         if self.log_content:
-            extra = f" input={generation.request.messages[-1].content!r} reply={outcome.text!r}"
+            extra = f" input={user_input!r} reply={outcome.text!r}"
         logger.info(
             "reply %s model=%s status=%s reason=%s tokens=%d ttft=%s%s",
             generation.id,

@@ -113,13 +113,13 @@ class ReplyStreamResponse(Response):
         last = None
         async for batch in self.generation.log.follow(self.after, self.keepalive):
             if frames is not None:
-                body = frames.encode([entry.event for entry in batch]) if batch else KEEPALIVE
+                body = frames.encode(batch.events) if batch.events else KEEPALIVE
             elif sse:
-                body = b"".join([entry.sse for entry in batch]) if batch else KEEPALIVE
+                body = batch.sse() if batch.events else KEEPALIVE
             else:
-                body = b"".join([entry.text for entry in batch])
-                if batch:
-                    last = batch[-1].event
+                body = batch.text()
+                if batch.events:
+                    last = batch.events[-1]
                 if not body:
                     continue
             await send({"type": "http.response.body", "body": body, "more_body": True})

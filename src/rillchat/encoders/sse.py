@@ -12,7 +12,7 @@ import orjson
 
 from rillchat.events import Event
 
-__all__ = ["KEEPALIVE", "SSE_HEADERS", "encode_event"]
+__all__ = ["KEEPALIVE", "SSE_HEADERS", "encode_event", "encode_frame"]
 
 KEEPALIVE = b": ping\n\n"
 
@@ -26,3 +26,8 @@ SSE_HEADERS: list[tuple[bytes, bytes]] = [
 
 def encode_event(seq: int, event: Event) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, event.name.encode(), orjson.dumps(event.to_wire()))
+
+
+def encode_frame(seq: int, name: str, data: bytes) -> bytes:
+    """The frame of an event whose JSON is at hand already (``orjson.dumps(event.to_wire())``)."""
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, name.encode(), data)

@@ -62,6 +62,7 @@ class Cluster:
         self.heartbeat = heartbeat_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._writer: RedisWriter | None = None
+        self._reading: dict[str, RedisLogReader] = {}  # replies of other replicas followed here now
         hub.observers.append(self._on_started)
         hub.remote_followers = self.remote_followers
         hub.remote_follow = self.follow_remote
@@ -140,10 +141,16 @@ class Cluster:
         meta = await self.redis.hgetall(f"rillchat:reply:{reply_id}")
         if not meta or _str(meta.get(b"owner", b"")) != _owner_key(owner):
             return None
-        # Registered a moment ago, the log may not have its first event yet: follow it from the start.
-        log = await RedisLogReader.open(self.redis, reply_id) or RedisLogReader(self.redis, reply_id, 0, False)
-        first = await read_entries(self.redis, reply_id, 0) if log.last_seq else []
-        start = first[0].event if first and isinstance(first[0].event, Start) else Start(reply_id, "")
+        log = self._reading.get(reply_id)  # followed here already: share its reader
+        if log is None:
+            # Registered a moment ago, the log may not have its first event yet: follow it from the start.
+            log = await RedisLogReader.open(self.redis, reply_id, self._reading) or RedisLogReader(
+                self.redis, reply_id, 0, False, self._reading
+            )
+        first = log.first_event
+        if first is None and log.last_seq:
+            first = next(iter((await read_entries(self.redis, reply_id, 0, count=1)).events), None)
+        start = first if isinstance(first, Start) else Start(reply_id, "")
         return RemoteReply(reply_id, owner, log, start, self.request_stop)
 
     async def request_stop(self, reply_id: str) -> None:
@@ -211,11 +218,11 @@ class Cluster:
         return ended
 
     async def _end_orphan(self, reply_id: str) -> None:
-        entries = await read_entries(self.redis, reply_id)
-        text = "".join(e.event.text for e in entries if type(e.event) is Delta)
-        deltas = sum(1 for e in entries if type(e.event) is Delta)
-        if not any(type(e.event) is Finish for e in entries) and entries:
-            log = RedisLogReader(self.redis, reply_id, entries[-1].seq, closed=False)
+        events = (await read_entries(self.redis, reply_id)).events
+        text = "".join(e.text for e in events if type(e) is Delta)
+        deltas = sum(1 for e in events if type(e) is Delta)
+        if not any(type(e) is Finish for e in events) and events:
+            log = RedisLogReader(self.redis, reply_id, len(events), closed=False)
             usage = Usage(None, deltas) if deltas else None
             await log.append(Finish(ReplyStatus.INTERRUPTED, FinishReason.CANCELLED, usage))
             await self.redis.expire(f"rillchat:log:{reply_id}", int(self.log_ttl))

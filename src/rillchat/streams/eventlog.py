@@ -1,33 +1,66 @@
 """Append-only logs of a reply's events, numbered from 1; readers follow them live or from any point.
 
-Each entry is rendered once, when appended, into the bytes every reader sends: the live path and the
-resume path serve the same bytes, and a thousand readers of one reply cost one encoding.
+Events are kept as they came; each reader encodes what it reads into the one format it sends (SSE or
+plain text), so nothing is rendered for a format nobody reads. When a reply ends its log is compacted:
+the texts of its streamed events (``Delta``, and any other event kind whose only field is ``text``) are
+joined into one string per kind, with one small integer per event for its length, and the few other
+events (start, queued, error, finish) are kept as they are. A finished reply then costs its text plus a
+few hundred bytes instead of one object graph per token, and resuming from any ``Last-Event-ID``
+rebuilds exactly the events, hence exactly the bytes, that were sent live.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Protocol
+import dataclasses
+from array import array
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, Protocol, get_args
 
-from rillchat.encoders.sse import encode_event
+from rillchat.encoders.sse import encode_event, encode_frame
 from rillchat.encoders.text import encode_text
 from rillchat.events import Event
 
-__all__ = ["EventLog", "LogEntry", "MemoryEventLog", "render"]
+__all__ = ["TEXT_KINDS", "Batch", "CompactLog", "EventLog", "MemoryEventLog"]
 
 
-@dataclass(frozen=True, slots=True)
-class LogEntry:
-    seq: int
-    event: Event
-    sse: bytes
-    text: bytes
+def _text_kinds() -> tuple[type[Any], ...]:
+    """Event kinds streamed many per reply whose only content is a text: compacted as joined text."""
+    kinds: tuple[type[Any], ...] = get_args(Event)
+    return tuple(cls for cls in kinds if [f.name for f in dataclasses.fields(cls)] == ["text"])
 
 
-def render(seq: int, event: Event) -> LogEntry:
-    return LogEntry(seq, event, encode_event(seq, event), encode_text(event))
+TEXT_KINDS = _text_kinds()
+_KIND_CODE = {cls: code for code, cls in enumerate(TEXT_KINDS, start=1)}  # 0: any other event
+
+
+class Batch:
+    """Events ``first``, ``first + 1``, ... of a log, read together; no events means a keep-alive is due.
+
+    ``wire`` holds the events' JSON when the log has it already (read from Redis), so that SSE readers
+    do not encode them again."""
+
+    __slots__ = ("events", "first", "wire")
+
+    def __init__(self, first: int, events: Sequence[Event], wire: Sequence[bytes] | None = None) -> None:
+        self.first = first
+        self.events = events
+        self.wire = wire
+
+    @property
+    def last_seq(self) -> int:
+        return self.first + len(self.events) - 1
+
+    def sse(self) -> bytes:
+        seq = self.first
+        if self.wire is not None:
+            return b"".join(
+                [encode_frame(seq + i, e.name, w) for i, (e, w) in enumerate(zip(self.events, self.wire, strict=True))]
+            )
+        return b"".join([encode_event(seq + i, e) for i, e in enumerate(self.events)])
+
+    def text(self) -> bytes:
+        return b"".join([encode_text(e) for e in self.events])
 
 
 class EventLog(Protocol):
@@ -43,20 +76,79 @@ class EventLog(Protocol):
 
     async def close(self) -> None: ...
 
-    def follow(self, after: int, keepalive: float) -> AsyncIterator[list[LogEntry]]:
-        """Batches of entries after ``after`` until the log is closed and read to its end.
+    def follow(self, after: int, keepalive: float) -> AsyncIterator[Batch]:
+        """Batches of events after ``after`` until the log is closed and read to its end.
 
-        An empty batch means ``keepalive`` seconds passed with nothing new. Entries that arrive while a
+        An empty batch means ``keepalive`` seconds passed with nothing new. Events that arrive while a
         reader is busy come together in its next batch, so a fast stream costs one write per loop turn.
         """
         ...
 
 
+class CompactLog:
+    """A finished log: per text kind one joined string; per event only what it takes to cut them again."""
+
+    __slots__ = ("count", "lengths", "others", "runs", "texts")
+
+    def __init__(self, events: Sequence[Event]) -> None:
+        runs = array("I")  # (kind code, how many in a row) pairs: start, reasoning x 40, delta x 150, finish
+        lengths: list[int] = []
+        parts: list[list[str]] = [[] for _ in TEXT_KINDS]
+        others: list[Event] = []
+        previous = -1
+        for event in events:
+            code = _KIND_CODE.get(type(event), 0)
+            if code:
+                text: str = event.text  # type: ignore[union-attr]
+                parts[code - 1].append(text)
+                lengths.append(len(text))
+            else:
+                others.append(event)
+            if code == previous:
+                runs[-1] += 1
+            else:
+                runs.extend((code, 1))
+                previous = code
+        longest = max(lengths, default=0)
+        self.count = len(events)
+        self.runs = runs
+        self.lengths = array("B" if longest < 2**8 else "H" if longest < 2**16 else "I", lengths)
+        self.texts = tuple("".join(p) for p in parts)
+        self.others = tuple(others)
+
+    def text_of(self, kind: type[Any]) -> str:
+        code = _KIND_CODE.get(kind)
+        return self.texts[code - 1] if code else ""
+
+    def events_after(self, after: int) -> list[Event]:
+        out: list[Event] = []
+        offsets = [0] * len(TEXT_KINDS)
+        position = other = cut = 0  # events, other events and text events walked past
+        lengths, runs = self.lengths, self.runs
+        for r in range(0, len(runs), 2):
+            code, n = runs[r], runs[r + 1]
+            skip = min(n, max(0, after - position))
+            if code:
+                kind, text = TEXT_KINDS[code - 1], self.texts[code - 1]
+                at = offsets[code - 1] + sum(lengths[cut : cut + skip])
+                for length in lengths[cut + skip : cut + n]:
+                    out.append(kind(text[at : at + length]))
+                    at += length
+                offsets[code - 1] = at
+                cut += n
+            else:
+                out.extend(self.others[other + skip : other + n])
+                other += n
+            position += n
+        return out
+
+
 class MemoryEventLog:
-    __slots__ = ("_closed", "_entries", "_waiters")
+    __slots__ = ("_closed", "_compact", "_events", "_waiters")
 
     def __init__(self) -> None:
-        self._entries: list[LogEntry] = []
+        self._events: list[Event] | None = []
+        self._compact: CompactLog | None = None
         self._waiters: list[asyncio.Future[None]] = []
         self._closed = False
 
@@ -66,24 +158,38 @@ class MemoryEventLog:
 
     @property
     def last_seq(self) -> int:
-        return len(self._entries)
+        if self._events is None:
+            assert self._compact is not None
+            return self._compact.count
+        return len(self._events)
+
+    def text_of(self, kind: type[Any]) -> str | None:
+        """The joined text of one text kind, once the log is closed (``None`` before)."""
+        return self._compact.text_of(kind) if self._compact is not None else None
 
     async def append(self, event: Event) -> int:
         return self.append_nowait(event)
 
     def append_nowait(self, event: Event) -> int:
-        if self._closed:
+        if self._closed or self._events is None:
             raise RuntimeError("append to a closed event log")
-        seq = len(self._entries) + 1
-        self._publish([render(seq, event)])
-        return seq
+        self._events.append(event)
+        self._wake()
+        return len(self._events)
 
-    def _publish(self, entries: list[LogEntry]) -> None:
-        """Make entries visible to readers (subclasses may hold them back until they are durable)."""
-        self._entries.extend(entries)
+    def _publish(self, events: list[Event]) -> None:
+        """Make events visible to readers (subclasses may hold them back until they are durable)."""
+        assert self._events is not None
+        self._events.extend(events)
         self._wake()
 
     async def close(self) -> None:
+        self.close_nowait()
+
+    def close_nowait(self) -> None:
+        if self._events is not None:
+            self._compact = CompactLog(self._events)
+            self._events = None
         self._closed = True
         self._wake()
 
@@ -93,13 +199,19 @@ class MemoryEventLog:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def follow(self, after: int, keepalive: float) -> AsyncIterator[list[LogEntry]]:
+    async def follow(self, after: int, keepalive: float) -> AsyncIterator[Batch]:
         loop = asyncio.get_running_loop()
-        entries = self._entries
         while True:
-            if after < len(entries):
-                batch = entries[after:]
-                after = len(entries)
+            events = self._events
+            if events is None:
+                assert self._compact is not None
+                rest = self._compact.events_after(after)
+                if rest:
+                    yield Batch(after + 1, rest)
+                return
+            if after < len(events):
+                batch = Batch(after + 1, events[after:])
+                after = len(events)
                 yield batch
                 continue
             if self._closed:
@@ -111,8 +223,8 @@ class MemoryEventLog:
                 await waiter
             finally:
                 timer.cancel()
-            if after == len(entries) and not self._closed:
-                yield []
+            if after == self.last_seq and not self._closed:
+                yield Batch(after + 1, ())
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -78,6 +78,7 @@ class Generation:
         self.outcome: Outcome | None = None
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._parts: list[str] = []
+        self._deltas = 0
         self._cancel_status: ReplyStatus | None = None
         self._cancel_reason = FinishReason.CANCELLED
         self._cancel_error: ErrorEvent | None = None
@@ -93,6 +94,7 @@ class Generation:
         """A reply that finished before (found in storage), as a closed log a client can read."""
         generation = cls(start, _NoProvider(), GenerationRequest(start.model, []), log, owner=owner)
         generation._parts = [outcome.text] if outcome.text else []
+        generation._deltas = len(generation._parts)
         generation.from_storage = True
         await log.append(start)
         if outcome.text:
@@ -107,7 +109,7 @@ class Generation:
 
     @property
     def delta_count(self) -> int:
-        return len(self._parts)
+        return self._deltas if self.outcome is not None else len(self._parts)
 
     @property
     def text(self) -> str:
@@ -258,6 +260,20 @@ class Generation:
         await self.log.append(finish)
         self.timing.finished = time.monotonic()
         await self.log.close()
+        self._release()
+
+    def _release(self) -> None:
+        """A finished reply stays readable for a while (resume, idempotent retries): it keeps its outcome
+        and its compacted log, and lets go of the rest -- one str per token, the request's history."""
+        assert self.outcome is not None
+        text_of = getattr(self.log, "text_of", None)
+        joined = text_of(Delta) if text_of is not None else None
+        if joined is not None and joined == self.outcome.text:
+            self.outcome.text = joined  # one copy of the text, shared with the log
+        self._deltas = len(self._parts)
+        self._parts = [self.outcome.text] if self.outcome.text else []
+        self.request = GenerationRequest(self.request.model, [])
+        self._timers.clear()
 
     def _estimated_usage(self) -> Usage | None:
         """When the provider could not report usage (cut off), count what we received."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -40,6 +41,8 @@ class Hub:
         self._followers: dict[str, int] = {}
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         self._by_request: dict[str, str] = {}
+        self._expiring: deque[tuple[float, str, str | None]] = deque()
+        self._expiry_timer: asyncio.TimerHandle | None = None
         self.observers: list[Callable[[Generation], None]] = []
         # Set by the cluster when replicas share Redis: readers of this replica's replies on other
         # replicas count as followers too; readers here of other replicas' replies are counted there.
@@ -94,7 +97,10 @@ class Hub:
                 self._spawn(self.remote_follow(generation.id, -1))
             return
         left = self._followers.get(generation.id, 1) - 1
-        self._followers[generation.id] = left
+        if left > 0:
+            self._followers[generation.id] = left
+        else:
+            self._followers.pop(generation.id, None)
         if left > 0 or generation.done:
             return
         if leaving_stops or interrupt_now or self.grace_seconds <= 0:
@@ -135,7 +141,21 @@ class Hub:
         timer = self._grace_timers.pop(generation.id, None)
         if timer is not None:
             timer.cancel()
-        asyncio.get_running_loop().call_later(self.ttl_seconds, self._forget, generation.id, client_request_id)
+        loop = asyncio.get_running_loop()
+        self._expiring.append((loop.time() + self.ttl_seconds, generation.id, client_request_id))
+        if self._expiry_timer is None:
+            self._expiry_timer = loop.call_later(self.ttl_seconds, self._expire)
+
+    def _expire(self) -> None:
+        """Forget the replies whose time is up. One timer for them all, not one per reply: every reply
+        gets the same TTL, so they expire in the order they finished."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        expiring = self._expiring
+        while expiring and expiring[0][0] <= now:
+            _, reply_id, client_request_id = expiring.popleft()
+            self._forget(reply_id, client_request_id)
+        self._expiry_timer = loop.call_at(expiring[0][0], self._expire) if expiring else None
 
     def _forget(self, reply_id: str, client_request_id: str | None) -> None:
         self._live.pop(reply_id, None)
@@ -155,3 +175,6 @@ class Hub:
             await generation.wait()
         for timer in self._grace_timers.values():
             timer.cancel()
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None

@@ -2,12 +2,13 @@
 
 One stream per reply, ``rillchat:log:{reply_id}``, one entry per event with the explicit entry id
 ``0-{seq}``: the SSE id *is* the entry id's sequence part, so resuming on any replica is one ``XREAD``
-from ``0-{Last-Event-ID}``. Each entry carries the bytes every reader sends (``s``: the SSE frame,
-``t``: the plain text), rendered once by the replica that generates the reply.
+from ``0-{Last-Event-ID}``. Each entry carries the event's name (``n``) and JSON (``j``), encoded once by
+the replica that generates the reply; readers elsewhere frame the JSON as SSE as it is.
 
 On the generating replica, local readers still follow the in-memory log (no Redis round trip on the hot
 path); appends are copied to Redis in one pipeline per loop turn, so a burst of tokens costs one round
-trip. Readers on other replicas follow the stream with blocking ``XREAD``s.
+trip. On other replicas one task per reply follows the stream with blocking ``XREAD``s for all its readers
+there (``RedisLogReader``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import orjson
 from redis.asyncio import Redis
 
 from rillchat.events import Event, Finish, event_from_wire
-from rillchat.streams.eventlog import LogEntry, MemoryEventLog, render
+from rillchat.streams.eventlog import Batch, MemoryEventLog
 
 __all__ = ["RedisEventLog", "RedisLogReader", "RedisWriter", "log_key", "read_entries"]
 
@@ -32,26 +33,27 @@ def log_key(reply_id: str) -> str:
     return f"rillchat:log:{reply_id}"
 
 
-def _fields(entry: LogEntry) -> dict[Any, Any]:
-    return {
-        "n": entry.event.name,
-        "j": orjson.dumps(entry.event.to_wire()),
-        "s": entry.sse,
-        "t": entry.text,
-    }
+def _wire(event: Event) -> bytes:
+    return orjson.dumps(event.to_wire())
 
 
-def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
-    seq = int(entry_id.split(b"-", 1)[1])
-    name = fields[b"n"].decode()
-    event = event_from_wire(name, orjson.loads(fields[b"j"]))
-    return LogEntry(seq, event, fields[b"s"], fields[b"t"])
+def _decode(rows: Any) -> tuple[int, list[Event], list[bytes]]:
+    """XRANGE/XREAD rows -> (seq of the first, events, their JSON)."""
+    events: list[Event] = []
+    wire: list[bytes] = []
+    for _entry_id, fields in rows:
+        data = fields[b"j"]
+        events.append(event_from_wire(fields[b"n"].decode(), orjson.loads(data)))
+        wire.append(data)
+    first = int(rows[0][0].split(b"-", 1)[1]) if rows else 0
+    return first, events, wire
 
 
-async def read_entries(redis: Redis, reply_id: str, after: int = 0) -> list[LogEntry]:
-    """Everything in a reply's stream after ``after``, at once."""
-    rows: Any = await redis.xrange(log_key(reply_id), min=f"0-{after + 1}")
-    return [_entry(entry_id, fields) for entry_id, fields in rows]
+async def read_entries(redis: Redis, reply_id: str, after: int = 0, count: int | None = None) -> Batch:
+    """What a reply's stream holds after ``after``, at once (the first ``count`` events only, if given)."""
+    rows: Any = await redis.xrange(log_key(reply_id), min=f"0-{after + 1}", count=count)
+    first, events, wire = _decode(rows)
+    return Batch(first or after + 1, events, wire)
 
 
 class RedisWriter:
@@ -86,10 +88,10 @@ class RedisWriter:
             logs, self._dirty = list(self._dirty), {}
             batches = [(log, log.take_pending()) for log in logs]
             pipe = self.redis.pipeline(transaction=False)
-            for log, entries in batches:
-                for entry in entries:
-                    pipe.xadd(log.key, _fields(entry), id=f"0-{entry.seq}")
-                if entries and entries[0].seq == 1:
+            for log, (first, entries) in batches:
+                for i, event in enumerate(entries):
+                    pipe.xadd(log.key, {"n": event.name, "j": _wire(event)}, id=f"0-{first + i}")
+                if entries and first == 1:
                     # Bounded even if this replica dies mid-reply and nobody sweeps it.
                     pipe.expire(log.key, log.live_ttl)
             try:
@@ -97,13 +99,13 @@ class RedisWriter:
             except Exception:
                 failures += 1
                 logger.warning("copying events to Redis failed (%d)", failures, exc_info=True)
-                for log, entries in batches:
+                for log, (_first, entries) in batches:
                     log.requeue(entries)
                     self._dirty[log] = None
                 await asyncio.sleep(min(2.0, 0.05 * 2**failures))
                 continue
             failures = 0
-            for log, entries in batches:
+            for log, (_first, entries) in batches:
                 log.published(entries)
             self._flushed.set()
         self._flushed.set()
@@ -122,7 +124,7 @@ class RedisEventLog(MemoryEventLog):
         self.key = log_key(reply_id)
         self._ttl = max(1, int(ttl_seconds))
         self.live_ttl = max(1, int(live_ttl_seconds))
-        self._pending: list[LogEntry] = []
+        self._pending: list[Event] = []
         self._next_seq = 1
         self._closing = False
         self.copying = False
@@ -136,20 +138,25 @@ class RedisEventLog(MemoryEventLog):
             raise RuntimeError("append to a closed event log")
         seq = self._next_seq
         self._next_seq += 1
-        self._pending.append(render(seq, event))
+        self._pending.append(event)
         self._writer.mark(self)
         return seq
 
-    def take_pending(self) -> list[LogEntry]:
+    def take_pending(self) -> tuple[int, list[Event]]:
+        """The events not yet in Redis, and the seq of the first (one batch is in flight at a time)."""
         entries, self._pending = self._pending, []
         self.copying = bool(entries)
-        return entries
+        return self.published_seq + 1, entries
 
-    def requeue(self, entries: list[LogEntry]) -> None:
+    @property
+    def published_seq(self) -> int:
+        return len(self._events) if self._events is not None else self._next_seq - 1
+
+    def requeue(self, entries: list[Event]) -> None:
         self._pending = entries + self._pending
         self.copying = False
 
-    def published(self, entries: list[LogEntry]) -> None:
+    def published(self, entries: list[Event]) -> None:
         self.copying = False
         if entries:
             self._publish(entries)
@@ -162,21 +169,43 @@ class RedisEventLog(MemoryEventLog):
 
 
 class RedisLogReader:
-    """A reply generated on another replica, read from its Redis stream."""
+    """A reply generated on another replica, read from its Redis stream.
 
-    def __init__(self, redis: Redis, reply_id: str, last_seq: int, closed: bool) -> None:
+    However many clients follow it through this replica, one task reads the stream (blocking ``XREAD``s
+    from its start) into memory and every follower reads that copy: one Redis read and one decoding per
+    event per replica. The copy lives while someone follows it: ``shared`` (the cluster's map of the
+    replies read here) lists it from its first follower to its last."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        reply_id: str,
+        last_seq: int,
+        closed: bool,
+        shared: dict[str, RedisLogReader] | None = None,
+    ) -> None:
         self._redis = redis
+        self.reply_id = reply_id
         self._key = log_key(reply_id)
         self._last_seq = last_seq
         self._closed = closed
+        self._shared = shared
+        self._events: list[Event] = []
+        self._wire: list[bytes] = []
+        self._ended = False  # read to the finish, or the stream is gone
+        self._waiters: list[asyncio.Future[None]] = []
+        self._followers = 0
+        self._reader: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open(cls, redis: Redis, reply_id: str) -> RedisLogReader | None:
+    async def open(
+        cls, redis: Redis, reply_id: str, shared: dict[str, RedisLogReader] | None = None
+    ) -> RedisLogReader | None:
         last: Any = await redis.xrevrange(log_key(reply_id), count=1)
         if not last:
             return None
         entry_id, fields = last[0]
-        return cls(redis, reply_id, int(entry_id.split(b"-", 1)[1]), fields[b"n"] == b"finish")
+        return cls(redis, reply_id, int(entry_id.split(b"-", 1)[1]), fields[b"n"] == b"finish", shared)
 
     @property
     def closed(self) -> bool:
@@ -184,13 +213,16 @@ class RedisLogReader:
 
     @property
     def last_seq(self) -> int:
-        return self._last_seq
+        return max(self._last_seq, len(self._events))
+
+    @property
+    def first_event(self) -> Event | None:
+        return self._events[0] if self._events else None
 
     async def append(self, event: Event) -> int:
         """Appending to another replica's reply happens only to end it when that replica died."""
         seq = self._last_seq + 1
-        entry = render(seq, event)
-        await self._redis.xadd(self._key, _fields(entry), id=f"0-{seq}")
+        await self._redis.xadd(self._key, {"n": event.name, "j": _wire(event)}, id=f"0-{seq}")
         self._last_seq = seq
         self._closed = self._closed or isinstance(event, Finish)
         return seq
@@ -198,22 +230,77 @@ class RedisLogReader:
     async def close(self) -> None:
         self._closed = True
 
-    async def follow(self, after: int, keepalive: float) -> AsyncIterator[list[LogEntry]]:
-        block_ms = max(1, int(keepalive * 1000))
-        cursor = f"0-{after}"
-        while True:
-            response: Any = await self._redis.xread({self._key: cursor}, count=500, block=block_ms)
-            if not response:
-                exists = await self._redis.exists(self._key)
-                if not exists:
+    async def follow(self, after: int, keepalive: float) -> AsyncIterator[Batch]:
+        self._joined()
+        try:
+            loop = asyncio.get_running_loop()
+            events = self._events
+            while True:
+                if after < len(events):
+                    batch = Batch(after + 1, events[after:], self._wire[after:])
+                    after = len(events)
+                    yield batch
+                    continue
+                if self._ended:
                     return
-                yield []
-                continue
-            rows = response[0][1]
-            batch = [_entry(entry_id, fields) for entry_id, fields in rows]
-            cursor = rows[-1][0].decode()
-            self._last_seq = batch[-1].seq
-            yield batch
-            if any(type(entry.event) is Finish for entry in batch):
-                self._closed = True
-                return
+                waiter: asyncio.Future[None] = loop.create_future()
+                self._waiters.append(waiter)
+                timer = loop.call_later(keepalive, _resolve, waiter)
+                try:
+                    await waiter
+                finally:
+                    timer.cancel()
+                if after == len(events) and not self._ended:
+                    yield Batch(after + 1, ())
+        finally:
+            self._left()
+
+    def _joined(self) -> None:
+        self._followers += 1
+        if self._shared is not None and self._followers == 1:
+            self._shared[self.reply_id] = self
+        if self._reader is None and not self._ended:
+            self._reader = asyncio.get_running_loop().create_task(self._read(), name=f"redis-log-{self.reply_id}")
+
+    def _left(self) -> None:
+        self._followers -= 1
+        if self._followers:
+            return
+        if self._shared is not None and self._shared.get(self.reply_id) is self:
+            del self._shared[self.reply_id]
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            self._reader = None
+
+    async def _read(self) -> None:
+        try:
+            while not self._ended:
+                response: Any = await self._redis.xread({self._key: f"0-{len(self._events)}"}, count=1000, block=5000)
+                if not response:
+                    if not await self._redis.exists(self._key):
+                        self._ended = True  # expired without a finish: it was cut off
+                    continue
+                _first, events, wire = _decode(response[0][1])
+                self._events.extend(events)
+                self._wire.extend(wire)
+                if type(events[-1]) is Finish:
+                    self._ended = self._closed = True
+                self._wake()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("reading the events of reply %s from Redis failed", self.reply_id, exc_info=True)
+            self._ended = True
+        finally:
+            self._wake()
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

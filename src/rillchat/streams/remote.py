@@ -51,8 +51,7 @@ class RemoteReply:
         parts: list[str] = []
         error: ErrorEvent | None = None
         async for batch in self.log.follow(0, keepalive=5.0):
-            for entry in batch:
-                event = entry.event
+            for event in batch.events:
                 if type(event) is Delta:
                     parts.append(event.text)
                 elif type(event) is Start:
