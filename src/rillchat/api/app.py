@@ -20,12 +20,12 @@ from rillchat.api.errors import install_error_handlers
 from rillchat.api.fastpath import ReplyRoutes
 from rillchat.api.incoming import Gate
 from rillchat.api.observability import Metrics
+from rillchat.api.runtime import settle_heap
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyAborted
 from rillchat.config import Settings
 from rillchat.extras import check_extras
 from rillchat.providers import ProviderRegistry, build_registry
-from rillchat.runtime import settle_heap
 from rillchat.storage import Database, Repository
 from rillchat.streams.hub import Hub
 from rillchat.streams.replies import ReplyService

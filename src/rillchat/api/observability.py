@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from rillchat.runtime import LoopLagMonitor
+from rillchat.api.runtime import LoopLagMonitor
 from rillchat.streams.generation import Generation
 from rillchat.streams.hub import Hub
 
