@@ -1,7 +1,7 @@
 // A React chat built only from @ai-sdk/react's documented API, pointed at rillchat (tests/aisdk drives it).
 // The same source is bundled three times, against AI SDK 5, 6 and 7 (build.mjs aliases "ai" and
 // "@ai-sdk/react" to each version's package). Query string: server=<rillchat origin>, chat=<chat id>,
-// resume=1 for useChat({ resume: true }) (with the stop-endpoint wiring the README documents).
+// resume=1 for useChat({ resume: true }) (with the stop-endpoint wiring the README documents), model=<id>.
 import { useChat } from "@ai-sdk/react";
 import { DefaultChatTransport } from "ai";
 import { useState } from "react";
@@ -11,6 +11,7 @@ const params = new URLSearchParams(location.search);
 const server = params.get("server");
 const chatId = params.get("chat");
 const resume = params.get("resume") === "1";
+const model = params.get("model");
 const api = `${server}/api/ai-sdk/chat`;
 
 function Chat({ initialMessages }) {
@@ -20,7 +21,10 @@ function Chat({ initialMessages }) {
     id: chatId,
     messages: initialMessages,
     resume,
-    transport: new DefaultChatTransport({ api, body: resume ? { resumable: true } : {} }),
+    transport: new DefaultChatTransport({
+      api,
+      body: { ...(resume ? { resumable: true } : {}), ...(model ? { model } : {}) },
+    }),
     onData: (part) => {
       if (part.type === "data-rillchat-queue") setQueuePosition(part.data.position);
     },
