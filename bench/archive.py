@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 "common word": _latency(client, "river", args.repeats),
                 "two words, prefix": _latency(client, "silver lant", args.repeats),
             }
-            results["export_json"] = _export(client, server.process, "json")
-            results["export_markdown"] = _export(client, server.process, "markdown")
+            results["export_json"] = _export(client, server.process(), "json")
+            results["export_markdown"] = _export(client, server.process(), "markdown")
     print(json.dumps(results, indent=2))
     return 0
 

@@ -1,8 +1,9 @@
 """Full-text search over conversation titles and message text, in the database itself.
 
-SQLite uses the FTS5 tables and triggers of migration ``0016_search``; PostgreSQL its GIN indexes on
-``to_tsvector('simple', ...)``. Both index every write that stores text (triggers and expression indexes
-see the checkpointer's UPDATEs and an import's INSERTs alike), so nothing here has to be called on write.
+SQLite uses the FTS5 tables and triggers of migration ``0016_search``; PostgreSQL a stored generated
+``messages.search_vector`` (``0016_search_vector``) and a GIN index on ``to_tsvector('simple', title)``.
+Both index every write that stores text (triggers and generated columns see the checkpointer's UPDATEs and
+an import's INSERTs alike), so nothing here has to be called on write.
 
 Deliberate choices:
 
@@ -104,11 +105,11 @@ title_hits AS (
 _POSTGRES_PAGE = """
 WITH q AS (SELECT to_tsquery('simple', :tsquery) AS query),
 message_hits AS (
-    SELECT m.conversation_id AS cid, m.id AS mid, ts_rank(to_tsvector('simple', m.content), q.query) AS score
+    SELECT m.conversation_id AS cid, m.id AS mid, ts_rank(m.search_vector, q.query) AS score
     FROM messages m
     JOIN conversations c ON c.id = m.conversation_id
     CROSS JOIN q
-    WHERE to_tsvector('simple', m.content) @@ q.query AND {owner}
+    WHERE m.search_vector @@ q.query AND {owner}
 ),
 title_hits AS (
     SELECT c.id AS cid, 2.0 * ts_rank(to_tsvector('simple', c.title), q.query) AS score
@@ -120,20 +121,24 @@ title_hits AS (
 """
 
 _COMMON = """
-best_message AS (
-    SELECT cid, mid, score FROM (
-        SELECT cid, mid, score, ROW_NUMBER() OVER (PARTITION BY cid ORDER BY score DESC, mid) AS n
-        FROM message_hits
-    ) ranked WHERE n = 1
+scored AS (
+    SELECT cid, mid, score, 0 AS is_title FROM message_hits
+    UNION ALL
+    SELECT cid, NULL, score, 1 FROM title_hits
 ),
-candidates AS (SELECT cid FROM message_hits UNION SELECT cid FROM title_hits)
-SELECT c.id, c.title, c.created_at, c.updated_at, bm.mid, th.cid IS NOT NULL AS title_match,
-       COALESCE(bm.score, 0) + COALESCE(th.score, 0) AS score
-FROM candidates k
-JOIN conversations c ON c.id = k.cid
-LEFT JOIN best_message bm ON bm.cid = c.id
-LEFT JOIN title_hits th ON th.cid = c.id
-ORDER BY score DESC, c.updated_at DESC, c.id DESC
+ranked AS (
+    SELECT cid, mid, score, is_title,
+           ROW_NUMBER() OVER (PARTITION BY cid, is_title ORDER BY score DESC, mid) AS n
+    FROM scored
+),
+best AS (
+    SELECT cid, MAX(CASE WHEN is_title = 0 THEN mid END) AS mid, MAX(is_title) AS title_match, SUM(score) AS score
+    FROM ranked WHERE n = 1 GROUP BY cid
+)
+SELECT c.id, c.title, c.created_at, c.updated_at, b.mid, b.title_match, b.score
+FROM best b
+JOIN conversations c ON c.id = b.cid
+ORDER BY b.score DESC, c.updated_at DESC, c.id DESC
 LIMIT :limit OFFSET :offset
 """
 
