@@ -5,7 +5,18 @@ The public surface: the server factory, the one event vocabulary, and the Python
 
 from rillchat._version import __version__
 from rillchat.client import AsyncClient, Client
-from rillchat.events import Delta, ErrorEvent, Event, Finish, FinishReason, Queued, ReplyStatus, Start, Usage
+from rillchat.events import (
+    Delta,
+    ErrorEvent,
+    Event,
+    Finish,
+    FinishReason,
+    Queued,
+    Reasoning,
+    ReplyStatus,
+    Start,
+    Usage,
+)
 
 __all__ = [
     "AsyncClient",
@@ -16,6 +27,7 @@ __all__ = [
     "Finish",
     "FinishReason",
     "Queued",
+    "Reasoning",
     "ReplyStatus",
     "Start",
     "Usage",

@@ -23,10 +23,41 @@ class UpstreamConfig(BaseModel):
     base_url: str | None = None
     api_key: SecretStr | None = None
     api_key_env: str | None = None
-    models: list[str] = Field(min_length=1)
+    models: list[str] | Literal["auto"] = "auto"
+    """The model names it serves, or "auto" (the default): ask its ``GET /v1/models``, now and every
+    ``models_refresh_seconds``, in the background."""
+    include: list[str] = Field(default_factory=list)
+    """Shell-style patterns (``qwen3*``): with "auto", keep only the models that match one."""
+    exclude: list[str] = Field(default_factory=list)
+    """Shell-style patterns: with "auto", drop the models that match one (embeddings, whisper...)."""
+    models_refresh_seconds: float = Field(default=300.0, gt=0)
+    models_timeout_seconds: float = Field(default=5.0, gt=0)
     timeout_seconds: float = 60.0
     connect_timeout_seconds: float = 10.0
     max_retries: int = 2
+
+    # Reasoning models
+    reasoning_models: list[str] | None = None
+    """Patterns of the models that reason; None: the well-known families (o1/o3/o4, gpt-5, gpt-oss,
+    DeepSeek-R1, Qwen3, QwQ, ...). Responses upstreams ask these for reasoning summaries."""
+    think_tags: Literal["auto", "on", "off"] = "auto"
+    """Inline ``<think>…</think>`` in the content: split off when the reply opens with it (auto), also when
+    the reply starts inside it and holds only ``</think>`` (on), or never (off)."""
+    reasoning_summary: bool = True
+    """Responses API: ask reasoning models for a summary of their reasoning (refused once -> never again)."""
+    send_reasoning: Literal["off", "reasoning_content", "reasoning", "think_tags"] = "off"
+    """Chat Completions: earlier turns' reasoning goes back upstream in this field (or inline in tags);
+    "off" keeps it out of the history, which is what almost every server wants."""
+
+    @model_validator(mode="after")
+    def _models_not_empty(self) -> UpstreamConfig:
+        if isinstance(self.models, list) and not self.models:
+            raise ValueError('models must list at least one model, or be "auto"')
+        return self
+
+    @property
+    def discovers_models(self) -> bool:
+        return self.models == "auto"
 
     def resolved_api_key(self) -> str:
         if self.api_key is not None:

@@ -5,9 +5,11 @@ position of an event in a reply (its SSE id) is the log's business, not the even
 
 A reply's events always come in this order::
 
-    start  queued*  delta*  error?  finish
+    start  queued*  (reasoning | delta)*  error?  finish
 
-``finish`` is the terminal event: every reply has exactly one, whatever way it ended.
+``reasoning`` carries what a reasoning model thinks (or its summary of it), ``delta`` the answer; a model
+usually thinks first, but nothing here relies on that. ``finish`` is the terminal event: every reply has
+exactly one, whatever way it ended.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ __all__ = [
     "Finish",
     "FinishReason",
     "Queued",
+    "Reasoning",
     "ReplyStatus",
     "Start",
     "Usage",
@@ -56,9 +59,18 @@ class FinishReason(StrEnum):
 class Usage:
     input_tokens: int | None = None
     output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    """Of ``output_tokens``, how many the model spent thinking (when the upstream says)."""
 
     def to_wire(self) -> dict[str, Any]:
-        return {"inputTokens": self.input_tokens, "outputTokens": self.output_tokens}
+        wire: dict[str, Any] = {"inputTokens": self.input_tokens, "outputTokens": self.output_tokens}
+        if self.reasoning_tokens is not None:
+            wire["reasoningTokens"] = self.reasoning_tokens
+        return wire
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Usage:
+        return cls(data.get("inputTokens"), data.get("outputTokens"), data.get("reasoningTokens"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +118,22 @@ class Delta:
 
 
 @dataclass(frozen=True, slots=True)
+class Reasoning:
+    """A piece of the model's reasoning (its thoughts, or the summary the upstream gives of them).
+
+    Kept apart from the answer everywhere: stored separately, never in the plain-text protocol, never sent
+    back upstream unless an upstream is configured to want it.
+    """
+
+    text: str
+
+    name = "reasoning"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
 class ErrorEvent:
     """Something went wrong mid-reply; a ``finish`` with status ``failed`` follows."""
 
@@ -123,24 +151,31 @@ class Finish:
     status: ReplyStatus
     reason: FinishReason
     usage: Usage | None = None
+    reasoning_seconds: float | None = None
+    """How long the model thought (first reasoning to first answer text); only when it did."""
 
     name = "finish"
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "status": self.status.value,
             "reason": self.reason.value,
             "usage": self.usage.to_wire() if self.usage else None,
         }
+        if self.reasoning_seconds is not None:
+            wire["reasoningSeconds"] = self.reasoning_seconds
+        return wire
 
 
-Event = Start | Queued | Delta | ErrorEvent | Finish
+Event = Start | Queued | Reasoning | Delta | ErrorEvent | Finish
 
 
 def event_from_wire(name: str, data: dict[str, Any]) -> Event:
     """The inverse of ``Event.to_wire``: how a log stored outside this process gives its events back."""
     if name == "delta":
         return Delta(data["text"])
+    if name == "reasoning":
+        return Reasoning(data["text"])
     if name == "start":
         return Start(
             data["replyId"], data["model"], data["conversationId"], data["userMessageId"], data["assistantMessageId"]
@@ -154,6 +189,7 @@ def event_from_wire(name: str, data: dict[str, Any]) -> Event:
         return Finish(
             ReplyStatus(data["status"]),
             FinishReason(data["reason"]),
-            Usage(usage["inputTokens"], usage["outputTokens"]) if usage else None,
+            Usage.from_wire(usage) if usage else None,
+            data.get("reasoningSeconds"),
         )
     raise ValueError(f"unknown event {name!r}")

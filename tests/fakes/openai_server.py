@@ -9,6 +9,14 @@ reached the upstream.
 
 The ASGI app is written by hand (no framework) so that every ``send`` is exactly one body write.
 
+Reasoning models: ``reasoning=N`` thoughts come before the answer, in the form a server would send them
+(``reasoning_form``): Responses summary events (``summary``, streamed only when the request asks for a
+summary) or ``reasoning_text`` events; Chat Completions ``reasoning_content`` (DeepSeek, llama.cpp),
+``reasoning`` (Ollama, OpenRouter), ``both`` (some vLLM versions), inline ``think_tags`` or
+``think_open_in_prompt`` (only ``</think>`` in the output, as with newer Qwen3 templates); inline forms can
+be re-cut into deltas of ``think_chunk`` characters or in two at ``think_cut``. ``GET /v1/models`` answers in
+the dialect of ``fake.listing`` (openai, vllm, ollama, llamacpp, lmstudio, openrouter).
+
 Scenario selection: ``fake.scenario`` is the default; a directive anywhere in the last user message,
 ``[[fake tokens=50 rate=200 fail_after=10 failure=error]]``, overrides fields for that one request.
 
@@ -23,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import itertools
 import logging
 import re
 import secrets
@@ -46,9 +55,12 @@ __all__ = [
     "RequestRecord",
     "Scenario",
     "Stats",
+    "expected_reasoning",
     "expected_text",
     "main",
     "parse_directive",
+    "reasoning_texts",
+    "think_content",
     "token_texts",
 ]
 
@@ -59,6 +71,17 @@ Send = Callable[[Message], Awaitable[None]]
 
 Failure = Literal["response.failed", "error", "incomplete", "content_filter", "refusal"]
 FAILURES: tuple[str, ...] = ("response.failed", "error", "incomplete", "content_filter", "refusal")
+
+RESPONSES_REASONING_FORMS: tuple[str, ...] = ("summary", "reasoning_text")
+CHAT_REASONING_FORMS: tuple[str, ...] = ("reasoning_content", "reasoning", "both", "think_tags", "think_open_in_prompt")
+REASONING_FORMS: tuple[str, ...] = ("auto", *RESPONSES_REASONING_FORMS, *CHAT_REASONING_FORMS)
+THINK_FORMS: tuple[str, ...] = ("think_tags", "think_open_in_prompt")
+LISTING_DIALECTS: tuple[str, ...] = ("openai", "vllm", "ollama", "llamacpp", "lmstudio", "openrouter")
+SUMMARY_REFUSED_MESSAGE = (
+    "Your organization must be verified to generate reasoning summaries. Please go to: "
+    "https://platform.openai.com/settings/organization/general and click on Verify Organization. "
+    "If you just verified, it can take up to 15 minutes for access to propagate."
+)
 
 # What a refusal streams, one delta each (``response.refusal.delta`` / chat ``delta.refusal``).
 REFUSAL_DELTAS: tuple[str, ...] = ("I'm sorry", ", but I", " can't help", " with that.")
@@ -106,16 +129,75 @@ class Scenario:
     """Each delta's text is "<time.time() at send, 6 decimals>|", for latency benchmarks."""
     retry_after: int = 1
     """The retry-after header (seconds) of a 429."""
+    reasoning: int = 0
+    """Number of reasoning deltas before the answer (a reasoning model thinking)."""
+    reasoning_text: Callable[[int], str] | Sequence[str] | None = None
+    """Text of reasoning delta i, like token_text. None: "think0 ", "think1 ", ..."""
+    reasoning_form: str = "auto"
+    """How the reasoning travels (see REASONING_FORMS); auto: summary (Responses), reasoning_content (chat)."""
+    summary_parts: int = 1
+    """Responses summary form: the reasoning deltas are spread over this many summary parts."""
+    summary_forbidden: bool = False
+    """Responses: a request asking for reasoning.summary gets OpenAI's 400 for unverified organisations."""
+    think_chunk: int = 0
+    """Inline think forms: re-cut the whole content (tags, reasoning, answer) into deltas of N characters."""
+    think_cut: int | None = None
+    """Inline think forms: send the whole content as two deltas cut at this character."""
+    pause_at_reasoning: int | None = None
+    """After this many reasoning deltas, wait until ``FakeOpenAI.release()`` (a test's moment mid-thought)."""
 
     def __post_init__(self) -> None:
         if self.failure not in FAILURES:
             raise ValueError(f"failure must be one of {FAILURES}, not {self.failure!r}")
+        if self.reasoning_form not in REASONING_FORMS:
+            raise ValueError(f"reasoning_form must be one of {REASONING_FORMS}, not {self.reasoning_form!r}")
+        if self.reasoning < 0 or self.summary_parts < 1 or self.think_chunk < 0:
+            raise ValueError("reasoning and think_chunk must not be negative, summary_parts at least 1")
         if self.tokens < 0 or self.rate < 0 or self.first_token_delay < 0:
             raise ValueError("tokens, rate and first_token_delay must not be negative")
 
 
 def _default_token(i: int) -> str:
     return f"tok{i} "
+
+
+def _default_thought(i: int) -> str:
+    return f"think{i} "
+
+
+def reasoning_texts(scenario: Scenario) -> tuple[str, ...]:
+    """The text of each of the scenario's ``reasoning`` deltas, in order."""
+    make = _default_thought if scenario.reasoning_text is None else _custom_token_fn(scenario.reasoning_text)
+    return tuple(make(i) for i in range(scenario.reasoning))
+
+
+def reasoning_form(scenario: Scenario, api: Literal["responses", "chat"]) -> str:
+    if scenario.reasoning_form == "auto":
+        return "summary" if api == "responses" else "reasoning_content"
+    return scenario.reasoning_form
+
+
+def summary_part_starts(count: int, parts: int) -> tuple[int, ...]:
+    """Indexes of the reasoning deltas that open a summary part (the first is always 0)."""
+    parts = max(1, min(parts, count))
+    return tuple(sorted({(i * count) // parts for i in range(parts)}))
+
+
+def expected_reasoning(scenario: Scenario, api: Literal["responses", "chat"]) -> str:
+    """What the reasoning of a reply under ``scenario`` reads as once parsed: summary parts are paragraphs."""
+    texts = reasoning_texts(scenario)
+    if not texts:
+        return ""
+    if api == "responses" and reasoning_form(scenario, api) == "summary":
+        starts = (*summary_part_starts(len(texts), scenario.summary_parts), len(texts))
+        return "\n\n".join("".join(texts[a:b]) for a, b in itertools.pairwise(starts))
+    return "".join(texts)
+
+
+def think_content(scenario: Scenario) -> str:
+    """The whole content an inline-think server sends: tags, reasoning, answer."""
+    opening = "<think>\n" if reasoning_form(scenario, "chat") == "think_tags" else ""
+    return opening + "".join(reasoning_texts(scenario)) + "</think>\n\n" + "".join(token_texts(scenario))
 
 
 def _default_utf8_token(i: int) -> str:
@@ -214,6 +296,13 @@ _DIRECTIVE_FIELDS: dict[str, Callable[[str], Any]] = {
     "split_utf8": _bool,
     "embed_timestamp": _bool,
     "retry_after": int,
+    "reasoning": int,
+    "reasoning_form": str,
+    "summary_parts": int,
+    "summary_forbidden": _bool,
+    "think_chunk": int,
+    "think_cut": _opt_int,
+    "pause_at_reasoning": _opt_int,
 }
 
 
@@ -365,6 +454,11 @@ class _Plan:
     texts: tuple[str, ...]
     encoded: tuple[bytes, ...]
     cuts: tuple[int, ...]
+    form: str = "summary"
+    thoughts: tuple[str, ...] = ()
+    """Reasoning deltas to stream before the answer."""
+    hidden_thoughts: int = 0
+    """Reasoning the model did but does not stream (a summary nobody asked for): counted in usage only."""
 
 
 def _make_plan(scenario: Scenario, api: Literal["responses", "chat"], body: dict[str, Any]) -> _Plan:
@@ -384,6 +478,24 @@ def _make_plan(scenario: Scenario, api: Literal["responses", "chat"], body: dict
         prepared = _encode_texts(token_texts(scenario)[:sent])
     texts, encoded, cuts = prepared
     messages = _messages(body, api)
+    form = reasoning_form(scenario, api)
+    if form not in (RESPONSES_REASONING_FORMS if api == "responses" else CHAT_REASONING_FORMS):
+        raise ValueError(f"reasoning_form {form!r} is not spoken by the {api} API")
+    thoughts = reasoning_texts(scenario)
+    hidden = 0
+    if api == "responses" and form == "summary" and thoughts:
+        asked = body.get("reasoning")
+        if not (isinstance(asked, dict) and asked.get("summary")):
+            thoughts, hidden = (), len(thoughts)
+    if form in THINK_FORMS and (scenario.think_chunk or scenario.think_cut is not None):
+        # The whole content re-cut, tags and all, regardless of token boundaries.
+        whole = think_content(scenario)
+        if scenario.think_cut is not None:
+            pieces = [whole[: scenario.think_cut], whole[scenario.think_cut :]]
+        else:
+            pieces = [whole[i : i + scenario.think_chunk] for i in range(0, len(whole), scenario.think_chunk)]
+        texts, encoded, cuts = _encode_texts(p for p in pieces if p)
+        sent, kind, thoughts = len(texts), "completed", ()
     return _Plan(
         scenario=scenario,
         api=api,
@@ -395,6 +507,9 @@ def _make_plan(scenario: Scenario, api: Literal["responses", "chat"], body: dict
         texts=texts,
         encoded=encoded,
         cuts=cuts,
+        form=form,
+        thoughts=thoughts,
+        hidden_thoughts=hidden,
     )
 
 
@@ -434,8 +549,20 @@ class _ResponsesWire:
         self.seq = 0
         self.opened = False
         self.sent: list[str] = []
+        # A reasoning item comes first in the output when the model thinks; the message follows it.
+        self.thinks = bool(plan.thoughts or plan.hidden_thoughts)
+        self.msg_index = 1 if self.thinks else 0
+        self.reasoning_id = _new_id("rs_", 50)
+        self.thoughts: list[str] = []
+        self.part_starts = summary_part_starts(len(plan.thoughts), plan.scenario.summary_parts)
         # The constant middle of every delta frame, built once per stream.
-        self._delta_mid = b',"item_id":"' + self.item_id.encode() + b'","output_index":0,"content_index":0,"delta":'
+        self._delta_mid = (
+            b',"item_id":"'
+            + self.item_id.encode()
+            + b'","output_index":'
+            + str(self.msg_index).encode()
+            + b',"content_index":0,"delta":'
+        )
 
     def _event(self, kind: str, payload: dict[str, Any]) -> bytes:
         frame = _sse(kind, {"type": kind, "sequence_number": self.seq, **payload})
@@ -481,11 +608,13 @@ class _ResponsesWire:
 
     def _usage(self, output_tokens: int) -> dict[str, Any]:
         inp = self.plan.input_tokens
+        reasoning = len(self.thoughts) + self.plan.hidden_thoughts
+        output_tokens += reasoning
         return {
             "input_tokens": inp,
             "input_tokens_details": {"cached_tokens": 0},
             "output_tokens": output_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": reasoning},
             "total_tokens": inp + output_tokens,
         }
 
@@ -504,11 +633,76 @@ class _ResponsesWire:
             "response.in_progress", {"response": response}
         )
 
+    # ---- reasoning
+
+    def _reasoning_item(self, status: str) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": self.reasoning_id, "type": "reasoning", "summary": []}
+        if self.plan.form == "summary":
+            starts = (*self.part_starts, len(self.thoughts))
+            item["summary"] = [
+                {"type": "summary_text", "text": "".join(self.thoughts[a:b])}
+                for a, b in itertools.pairwise(starts)
+                if a < len(self.thoughts)
+            ]
+        else:
+            item["content"] = [{"type": "reasoning_text", "text": "".join(self.thoughts)}]
+        if status != "completed":
+            item["status"] = status
+        return item
+
+    def open_reasoning(self) -> bytes:
+        item = {"id": self.reasoning_id, "type": "reasoning", "summary": []}
+        frames = self._event("response.output_item.added", {"output_index": 0, "item": item})
+        if self.plan.form == "summary":
+            frames += self._summary_part("added", 0)
+        return frames
+
+    def _summary_part(self, which: str, index: int) -> bytes:
+        starts = (*self.part_starts, len(self.plan.thoughts))
+        text = "".join(self.thoughts[starts[index] :]) if which == "done" else ""
+        where = {"item_id": self.reasoning_id, "output_index": 0, "summary_index": index}
+        frames = b""
+        if which == "done":
+            frames += self._event("response.reasoning_summary_text.done", {**where, "text": text})
+        part = {"type": "summary_text", "text": text}
+        return frames + self._event(f"response.reasoning_summary_part.{which}", {**where, "part": part})
+
+    def reasoning_delta(self, j: int, text: str) -> bytes:
+        frames = b""
+        if self.plan.form == "summary":
+            index = self.part_starts.index(j) if j in self.part_starts else -1
+            if index > 0:
+                frames += self._summary_part("done", index - 1) + self._summary_part("added", index)
+            part = max(i for i, start in enumerate(self.part_starts) if start <= j)
+            where = {"item_id": self.reasoning_id, "output_index": 0, "summary_index": part}
+            payload = {**where, "delta": text, "obfuscation": "Xy"}
+            frames += self._event("response.reasoning_summary_text.delta", payload)
+        else:
+            where = {"item_id": self.reasoning_id, "output_index": 0, "content_index": 0}
+            frames += self._event("response.reasoning_text.delta", {**where, "delta": text})
+        self.thoughts.append(text)
+        return frames
+
+    def close_reasoning(self) -> bytes:
+        frames = b""
+        if self.plan.form == "summary":
+            frames += self._summary_part("done", len(self.part_starts) - 1)
+        else:
+            where = {"item_id": self.reasoning_id, "output_index": 0, "content_index": 0}
+            frames += self._event("response.reasoning_text.done", {**where, "text": "".join(self.thoughts)})
+        item = self._reasoning_item("completed")
+        return frames + self._event("response.output_item.done", {"output_index": 0, "item": item})
+
+    def _output(self, *items: dict[str, Any]) -> list[dict[str, Any]]:
+        return [self._reasoning_item("completed"), *items] if self.thinks else list(items)
+
+    # ---- text
+
     def open_text(self) -> bytes:
         self.opened = True
-        where = {"item_id": self.item_id, "output_index": 0, "content_index": 0}
+        where = {"item_id": self.item_id, "output_index": self.msg_index, "content_index": 0}
         return self._event(
-            "response.output_item.added", {"output_index": 0, "item": self._item("in_progress", [])}
+            "response.output_item.added", {"output_index": self.msg_index, "item": self._item("in_progress", [])}
         ) + self._event("response.content_part.added", {**where, "part": self._text_part("")})
 
     def delta(self, text: str, encoded: bytes) -> tuple[bytes, int]:
@@ -521,7 +715,7 @@ class _ResponsesWire:
 
     def _close_text(self) -> bytes:
         text = "".join(self.sent)
-        where = {"item_id": self.item_id, "output_index": 0, "content_index": 0}
+        where = {"item_id": self.item_id, "output_index": self.msg_index, "content_index": 0}
         return self._event("response.output_text.done", {**where, "text": text, "logprobs": []}) + self._event(
             "response.content_part.done", {**where, "part": self._text_part(text)}
         )
@@ -542,12 +736,16 @@ class _ResponsesWire:
         frames += self._close_text()
         status = "completed" if kind == "completed" else "incomplete"
         item = self._item(status, [self._text_part("".join(self.sent))])
-        frames += self._event("response.output_item.done", {"output_index": 0, "item": item})
+        frames += self._event("response.output_item.done", {"output_index": self.msg_index, "item": item})
         if kind == "completed":
-            response = self._response("completed", [item], usage=self._usage(n), completed_at=int(time.time()))
+            response = self._response(
+                "completed", self._output(item), usage=self._usage(n), completed_at=int(time.time())
+            )
             return frames + self._event("response.completed", {"response": response}), "response.completed"
         reason = "content_filter" if kind == "content_filter" else "max_output_tokens"
-        response = self._response("incomplete", [item], usage=self._usage(n), incomplete_details={"reason": reason})
+        response = self._response(
+            "incomplete", self._output(item), usage=self._usage(n), incomplete_details={"reason": reason}
+        )
         return frames + self._event("response.incomplete", {"response": response}), "response.incomplete"
 
     def _refusal(self) -> bytes:
@@ -609,6 +807,7 @@ class _ChatWire:
         self.include_usage = isinstance(options, dict) and options.get("include_usage") is True
         self.opened = False
         self.sent: list[str] = []
+        self.thoughts: list[str] = []
         # Everything around a delta's content string is constant for the stream: build it once.
         self._delta_head = (
             b'data: {"id":"'
@@ -645,13 +844,15 @@ class _ChatWire:
 
     def _usage(self, completion_tokens: int) -> dict[str, Any]:
         prompt = self.plan.input_tokens
+        reasoning = len(self.thoughts)
+        completion_tokens += reasoning
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt + completion_tokens,
             "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": reasoning,
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
@@ -665,8 +866,32 @@ class _ChatWire:
         return b""
 
     def open_text(self) -> bytes:
+        if self.opened:
+            return b""
         self.opened = True
         return self._chunk([self._choice({"role": "assistant", "content": "", "refusal": None})])
+
+    def open_reasoning(self) -> bytes:
+        frames = self.open_text()
+        if self.plan.form == "think_tags":
+            frames += self._chunk([self._choice({"content": "<think>\n"})])
+        return frames
+
+    def reasoning_delta(self, j: int, text: str) -> bytes:
+        self.thoughts.append(text)
+        form = self.plan.form
+        if form in THINK_FORMS:
+            return self._chunk([self._choice({"content": text})])
+        if form == "reasoning_content":  # DeepSeek's shape: content null while it thinks
+            return self._chunk([self._choice({"content": None, "reasoning_content": text})])
+        if form == "reasoning":  # Ollama's shape
+            return self._chunk([self._choice({"role": "assistant", "content": "", "reasoning": text})])
+        return self._chunk([self._choice({"content": None, "reasoning_content": text, "reasoning": text})])
+
+    def close_reasoning(self) -> bytes:
+        if self.plan.form in THINK_FORMS:
+            return self._chunk([self._choice({"content": "</think>\n\n"})])
+        return b""
 
     def delta(self, text: str, encoded: bytes) -> tuple[bytes, int]:
         self.sent.append(text)
@@ -825,6 +1050,15 @@ class FakeOpenAI:
         self._thread_error: BaseException | None = None
         # Generation tasks in flight, so reset()/stop() can cut them.
         self._active: set[asyncio.Task[None]] = set()
+        # Streams held at pause_at_reasoning wait on this; release() opens it.
+        self._gate: asyncio.Event | None = None
+        self.paused = 0
+        """Streams waiting at pause_at_reasoning right now."""
+        self.listing = "openai"
+        """The dialect of GET /v1/models: openai, vllm, ollama, llamacpp, lmstudio, openrouter."""
+        self.listing_status: int | None = None
+        """Answer GET /v1/models with this HTTP error instead."""
+        self.context_length = 32768
 
     # ---- lifecycle
 
@@ -899,6 +1133,14 @@ class FakeOpenAI:
         _default_scenario, self.api_key, self.models = self._initial
         self.stats = Stats()
         self.requests = []
+        self.listing, self.listing_status, self.context_length = "openai", None, 32768
+        loop = self._loop
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._close_gate)
+
+    def _close_gate(self) -> None:
+        self._gate = None
 
     def _abort_active(self) -> None:
         loop = self._loop
@@ -910,6 +1152,28 @@ class FakeOpenAI:
     def _cancel_active(self) -> None:
         for task in list(self._active):
             task.cancel()
+
+    async def _paused(self) -> None:
+        if self._gate is None:
+            self._gate = asyncio.Event()
+        self.paused += 1
+        try:
+            await self._gate.wait()
+        finally:
+            self.paused -= 1
+
+    def release(self) -> None:
+        """Let every stream paused at ``pause_at_reasoning`` (now or later, until reset) go on."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        def open_gate() -> None:
+            if self._gate is None:
+                self._gate = asyncio.Event()
+            self._gate.set()
+
+        loop.call_soon_threadsafe(open_gate)
 
     # ---- waiting
 
@@ -1020,15 +1284,103 @@ class FakeOpenAI:
     def _model_list(self) -> tuple[str, ...]:
         return self.models if self.models is not None else DEFAULT_MODELS
 
-    @staticmethod
-    def _model_object(model: str) -> dict[str, Any]:
-        return {"id": model, "object": "model", "created": 1_700_000_000, "owned_by": "openai"}
+    def _model_object(self, model: str) -> dict[str, Any]:
+        created = 1_700_000_000
+        dialect = self.listing
+        if dialect == "vllm":
+            permission = {
+                "id": "modelperm-" + _new_id("", 32),
+                "object": "model_permission",
+                "created": created,
+                "allow_create_engine": False,
+                "allow_sampling": True,
+                "allow_logprobs": True,
+                "allow_search_indices": False,
+                "allow_view": True,
+                "allow_fine_tuning": False,
+                "organization": "*",
+                "group": None,
+                "is_blocking": False,
+            }
+            return {
+                "id": model,
+                "object": "model",
+                "created": created,
+                "owned_by": "vllm",
+                "root": model,
+                "parent": None,
+                "max_model_len": self.context_length,
+                "permission": [permission],
+            }
+        if dialect == "ollama":
+            return {"id": model, "object": "model", "created": created, "owned_by": "library"}
+        if dialect == "llamacpp":
+            meta = {
+                "vocab_type": 2,
+                "n_vocab": 151936,
+                "n_ctx_train": 40960,
+                "n_embd": 4096,
+                "n_params": 8190735360,
+                "size": 5027783488,
+            }
+            return {"id": model, "object": "model", "created": created, "owned_by": "llamacpp", "meta": meta}
+        if dialect == "lmstudio":
+            return {"id": model, "object": "model", "owned_by": "organization_owner"}
+        if dialect == "openrouter":
+            return {
+                "id": model,
+                "canonical_slug": model,
+                "name": model,
+                "created": created,
+                "description": "A model.",
+                "context_length": self.context_length,
+                "architecture": {"modality": "text->text", "input_modalities": ["text"], "output_modalities": ["text"]},
+                "pricing": {"prompt": "0.0000001", "completion": "0.0000004"},
+                "top_provider": {"context_length": self.context_length, "is_moderated": False},
+                "supported_parameters": ["max_tokens", "temperature", "include_reasoning", "reasoning"]
+                if "r1" in model or "think" in model
+                else ["max_tokens", "temperature"],
+            }
+        return {"id": model, "object": "model", "created": created, "owned_by": "openai"}
 
     async def _models(self, send: Send, record: RequestRecord, path: str) -> None:
+        if self.listing_status is not None:
+            await self._error(
+                send, record, self.listing_status, f"Fake HTTP {self.listing_status}.", "server_error", None
+            )
+            return
         record.status, record.finished = 200, True
         if path == "/v1/models":
             data = [self._model_object(m) for m in self._model_list()]
-            await _send_json(send, 200, {"object": "list", "data": data})
+            listing: dict[str, Any] = {"object": "list", "data": data}
+            if self.listing == "openrouter":
+                listing = {"data": data}
+            elif self.listing == "llamacpp":  # llama.cpp also answers in Ollama's shape, first
+                models = [
+                    {
+                        "name": m,
+                        "model": m,
+                        "modified_at": "",
+                        "size": "",
+                        "digest": "",
+                        "type": "model",
+                        "description": "",
+                        "tags": [""],
+                        "capabilities": ["completion"],
+                        "parameters": "",
+                        "details": {
+                            "parent_model": "",
+                            "format": "gguf",
+                            "family": "",
+                            "families": [""],
+                            "parameter_size": "",
+                            "quantization_level": "",
+                        },
+                    }
+                    for m in self._model_list()
+                ]
+                listing = {"models": models, **listing}
+            await _send_json(send, 200, listing)
             return
         model = path.removeprefix("/v1/models/")
         if model not in self._model_list():
@@ -1077,7 +1429,27 @@ class FakeOpenAI:
         if scenario.status_before_stream is not None:
             await self._status_error(send, record, scenario)
             return
-        plan = _make_plan(scenario, api, body)
+        if (
+            api == "responses"
+            and scenario.summary_forbidden
+            and isinstance(body.get("reasoning"), dict)
+            and "summary" in body["reasoning"]
+        ):
+            await self._error(
+                send,
+                record,
+                400,
+                SUMMARY_REFUSED_MESSAGE,
+                "invalid_request_error",
+                "unsupported_value",
+                "reasoning.summary",
+            )
+            return
+        try:
+            plan = _make_plan(scenario, api, body)
+        except ValueError as exc:
+            await self._error(send, record, 400, f"fake scenario: {exc}", "invalid_request_error", None)
+            return
         wire: _Wire = _ResponsesWire(plan) if api == "responses" else _ChatWire(plan)
         work = (
             self._stream(send, record, stats, plan, wire)
@@ -1152,6 +1524,22 @@ class FakeOpenAI:
         loop = asyncio.get_running_loop()
         interval = 1.0 / scenario.rate if scenario.rate > 0 else 0.0
         start = loop.time()
+        thoughts = plan.thoughts
+        for j, thought in enumerate(thoughts):
+            if j == 0:
+                await _send_body(send, wire.open_reasoning())
+            if scenario.pause_at_reasoning == j:
+                await self._paused()
+                start = loop.time() - j * interval
+            wait = start + j * interval - loop.time() if interval else 0.0
+            await asyncio.sleep(wait if wait > 0 else 0)
+            await _send_body(send, wire.reasoning_delta(j, thought))
+        if thoughts:
+            if scenario.pause_at_reasoning == len(thoughts):
+                await self._paused()
+                start = loop.time() - len(thoughts) * interval
+            await _send_body(send, wire.close_reasoning())
+        start += len(thoughts) * interval
         for i in range(plan.sent):
             if i == 0:
                 await _send_body(send, wire.open_text())

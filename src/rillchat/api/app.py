@@ -92,6 +92,7 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
             if interrupted:
                 logger.info("marked %d replies left streaming by the last run as interrupted", interrupted)
         reg = registry or build_registry(settings)
+        discovery = reg.start_discovery()  # in the background: a slow upstream never holds up start-up
         preload = _preload_local_model(reg) if settings.local_model_preload else None
         replies = ReplyService(settings, reg, hub, repository, cluster=cluster)
         metrics = Metrics(hub, _local_queue_length(reg), log_content=settings.log_content)
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
             await hub.shutdown(deadline_seconds=settings.shutdown_grace_seconds)
             if cluster is not None:
                 await cluster.stop()
+            await discovery.aclose()
             if registry is None:
                 await reg.aclose()
             await database.aclose()

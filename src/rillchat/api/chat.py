@@ -108,10 +108,16 @@ def _reply_response(generation: AnyReply) -> Response:
     reply = ChatReply(
         replyId=generation.id,
         text=outcome.text,
+        reasoning=outcome.reasoning or None,
+        reasoningSeconds=outcome.reasoning_seconds,
         model=start.model,
         status=outcome.status.value,
         finishReason=outcome.reason.value,
-        usage=WireUsage(inputTokens=outcome.usage.input_tokens, outputTokens=outcome.usage.output_tokens)
+        usage=WireUsage(
+            inputTokens=outcome.usage.input_tokens,
+            outputTokens=outcome.usage.output_tokens,
+            reasoningTokens=outcome.usage.reasoning_tokens,
+        )
         if outcome.usage
         else None,
         conversationId=start.conversation_id,

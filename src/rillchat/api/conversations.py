@@ -49,6 +49,8 @@ class MessageOut(BaseModel):
     id: str
     role: str
     content: str
+    reasoning: str | None = None
+    reasoningSeconds: float | None = None
     status: str
     finishReason: str | None
     error: dict[str, str] | None
@@ -100,16 +102,25 @@ def _message_out(m: MessageRecord) -> MessageOut:
         id=m.id,
         role=m.role,
         content=m.content,
+        reasoning=m.reasoning,
+        reasoningSeconds=m.reasoning_seconds,
         status=m.status,
         finishReason=m.finish_reason,
         error={"code": m.error_code, "message": m.error_message or ""} if m.error_code else None,
         model=m.model,
-        usage={"inputTokens": m.input_tokens, "outputTokens": m.output_tokens}
-        if m.input_tokens is not None or m.output_tokens is not None
-        else None,
+        usage=_usage_out(m),
         replyId=m.reply_id,
         createdAt=m.created_at,
     )
+
+
+def _usage_out(m: MessageRecord) -> dict[str, int | None] | None:
+    if m.input_tokens is None and m.output_tokens is None:
+        return None
+    usage = {"inputTokens": m.input_tokens, "outputTokens": m.output_tokens}
+    if m.reasoning_tokens is not None:
+        usage["reasoningTokens"] = m.reasoning_tokens
+    return usage
 
 
 def _conversation_out(c: ConversationRecord) -> ConversationOut:

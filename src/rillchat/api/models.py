@@ -1,11 +1,12 @@
-"""``GET /api/models``."""
+"""``GET /api/models``: every model of every upstream, what it can do, and which upstreams answer."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from rillchat.api.schemas import Limits, ModelList, ModelOut
+from rillchat.api.schemas import Limits, ModelCapabilities, ModelList, ModelOut, UpstreamOut
 from rillchat.api.services import Services
+from rillchat.errors import UnknownModel
 
 __all__ = ["router"]
 
@@ -16,7 +17,11 @@ router = APIRouter(prefix="/api", tags=["models"])
 async def list_models(request: Request) -> ModelList:
     services: Services = request.app.state.services
     registry = services.registry
-    default = registry.resolve(None).id if registry.models() else registry.default_model
+    models = registry.models()
+    try:
+        default = registry.resolve(None).id
+    except UnknownModel:  # e.g. an upstream that will list it has not answered yet
+        default = registry.default_model
     return ModelList(
         data=[
             ModelOut(
@@ -26,12 +31,29 @@ async def list_models(request: Request) -> ModelList:
                 upstreamModel=m.upstream_model,
                 default=m.id == default,
                 aliases=m.aliases,
+                available=m.available,
+                capabilities=ModelCapabilities(
+                    reasoning=m.traits.reasoning,
+                    reasoningEffort=m.traits.reasoning_effort,
+                    contextLength=m.traits.context_length,
+                ),
             )
-            for m in registry.models()
+            for m in models
         ],
         default=default,
         limits=Limits(
             maxTextChars=services.settings.max_text_chars,
             maxOutputTokens=services.settings.max_output_tokens_limit,
         ),
+        upstreams=[
+            UpstreamOut(
+                name=u.name,
+                kind=u.kind,
+                discovered=u.discovers,
+                available=u.available,
+                reason=u.reason,
+                checkedAt=u.checked_at,
+            )
+            for u in registry.upstreams()
+        ],
     )

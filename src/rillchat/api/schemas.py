@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -15,8 +16,10 @@ __all__ = [
     "ChatRequest",
     "ErrorBody",
     "ErrorDetail",
+    "ModelCapabilities",
     "ModelList",
     "ModelOut",
+    "UpstreamOut",
     "WireMessage",
     "WireUsage",
     "not_blank",
@@ -34,6 +37,9 @@ class WireMessage(BaseModel):
 
     role: Literal["system", "user", "assistant"]
     content: str
+    reasoning: str | None = Field(
+        default=None, description="An assistant turn's reasoning; sent upstream only where configured."
+    )
 
 
 class ChatRequest(BaseModel):
@@ -50,6 +56,9 @@ class ChatRequest(BaseModel):
     model: str | None = Field(default=None, description="A model id from /api/models; default if absent.")
     temperature: float | None = Field(default=None, ge=0, le=2, description="0 means 0.")
     maxOutputTokens: int | None = Field(default=None, ge=1)
+    reasoningEffort: Literal["minimal", "low", "medium", "high"] | None = Field(
+        default=None, description="How hard a reasoning model thinks; models without the setting ignore it."
+    )
     conversationId: str | None = Field(default=None, description="Continue a stored conversation.")
     clientRequestId: str | None = Field(
         default=None, min_length=1, max_length=200, description="Idempotency key: a retry attaches."
@@ -65,7 +74,7 @@ class ChatRequest(BaseModel):
             raise InvalidField("replaceFromMessageId", "needs the conversationId it belongs to")
         return ReplyRequest(
             user_input=self.userInput,
-            messages=tuple(ChatMessage(m.role, m.content) for m in self.messages),
+            messages=tuple(ChatMessage(m.role, m.content, m.reasoning) for m in self.messages),
             instructions=self.instructions,
             model=self.model,
             temperature=self.temperature,
@@ -73,17 +82,21 @@ class ChatRequest(BaseModel):
             conversation_id=self.conversationId,
             client_request_id=self.clientRequestId,
             replace_from_message_id=self.replaceFromMessageId,
+            reasoning_effort=self.reasoningEffort,
         )
 
 
 class WireUsage(BaseModel):
     inputTokens: int | None
     outputTokens: int | None
+    reasoningTokens: int | None = None
 
 
 class ChatReply(BaseModel):
     replyId: str
     text: str
+    reasoning: str | None = None
+    reasoningSeconds: float | None = None
     model: str
     status: str
     finishReason: str
@@ -93,6 +106,12 @@ class ChatReply(BaseModel):
     assistantMessageId: str | None = None
 
 
+class ModelCapabilities(BaseModel):
+    reasoning: bool | None = Field(description="It thinks before answering; null when not known.")
+    reasoningEffort: bool = Field(description="It takes reasoningEffort (minimal, low, medium, high).")
+    contextLength: int | None = Field(description="Its context window in tokens, when the upstream says.")
+
+
 class ModelOut(BaseModel):
     id: str
     provider: str
@@ -100,6 +119,17 @@ class ModelOut(BaseModel):
     upstreamModel: str
     default: bool
     aliases: list[str]
+    available: bool = Field(description="False while its upstream fails to answer (see upstreams).")
+    capabilities: ModelCapabilities
+
+
+class UpstreamOut(BaseModel):
+    name: str
+    kind: str
+    discovered: bool = Field(description='Its models come from its own listing (models = "auto").')
+    available: bool | None = Field(description="null until its first listing has been asked for.")
+    reason: str | None = Field(description="Why it is unavailable.")
+    checkedAt: datetime | None
 
 
 class Limits(BaseModel):
@@ -113,6 +143,7 @@ class ModelList(BaseModel):
     data: list[ModelOut]
     default: str
     limits: Limits
+    upstreams: list[UpstreamOut]
 
 
 class ErrorDetail(BaseModel):

@@ -1,14 +1,17 @@
 """``rillchat chat``: a terminal chat on rillchat.client.
 
 Interactive (a terminal): the reply streams in place as markdown (rich ``Live``, at most 15 frames a
-second), with a spinner ("queued (position N)", "waiting for first token") until the first token. Ctrl+C
+second), with a spinner ("queued (position N)", "waiting for first token") until the first token. A
+reasoning model's thoughts stream dimmed above the answer, then stay as "Thought for N s" and the dimmed
+text (``--hide-reasoning`` or ``/reasoning off`` keep just that one line). Ctrl+C
 during a reply stops it and comes back to the prompt; Ctrl+C twice at the prompt, ``/exit`` or Ctrl+D
 leave. The session is a server-side conversation (created with the first message), so history lives on
 the server; ``-c`` goes on with the most recent one.
 
 Not interactive: ``rillchat chat "a question"`` answers once; ``rillchat chat -`` (or anything piped in)
 sends the whole of stdin as one message. Then, and whenever stdout is not a terminal, the reply is plain
-text written to stdout as it arrives; a reply that fails exits 1 with the error on stderr.
+text written to stdout as it arrives (reasoning goes to stderr, dimmed on a terminal, so stdout holds only
+the answer); a reply that fails exits 1 with the error on stderr.
 """
 
 from __future__ import annotations
@@ -22,21 +25,24 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.segment import Segment
 from rich.spinner import Spinner
+from rich.text import Text
 
 from rillchat.client import (
     DEFAULT_BASE_URL,
     Client,
+    Delta,
     ModelInfo,
     Queued,
+    Reasoning,
     Reply,
     ReplyStatus,
     RillchatClientError,
@@ -59,9 +65,13 @@ HELP = """\
   /new            start a new conversation
   /model [NAME]   switch model (without NAME: list the models)
   /system [TEXT]  set the system prompt (without TEXT: back to the server's default)
+  /reasoning on|off  show or hide a reasoning model's thoughts
   /help           this help
   /exit           leave (also Ctrl+D, or Ctrl+C twice at the prompt)
 Ctrl+C while a reply streams stops it."""
+
+
+Effort = Literal["minimal", "low", "medium", "high"]
 
 
 @dataclass
@@ -70,6 +80,8 @@ class Session:
     model: str | None
     system: str | None
     conversation_id: str | None = None
+    show_reasoning: bool = True
+    effort: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -90,6 +102,12 @@ def chat(
     embedded: Annotated[
         bool, typer.Option("--embedded", help="Start rillchat in-process (embedded model) and talk to it.")
     ] = False,
+    hide_reasoning: Annotated[
+        bool, typer.Option("--hide-reasoning", help="Do not show what a reasoning model thinks.")
+    ] = False,
+    effort: Annotated[
+        Effort | None, typer.Option("--effort", help="Reasoning effort, for models that take one.")
+    ] = None,
 ) -> None:
     """Chat in the terminal: replies stream in as markdown; Ctrl+C stops one."""
     piped = prompt == "-" or (prompt is None and not sys.stdin.isatty())
@@ -104,7 +122,7 @@ def chat(
             except RuntimeError as exc:
                 _fail(str(exc))
         client = stack.enter_context(Client(url, api_key=api_key))
-        session = Session(client, model, system)
+        session = Session(client, model, system, show_reasoning=not hide_reasoning, effort=effort)
         if prompt is not None:
             raise typer.Exit(_once(session, prompt, continue_, plain=piped or not sys.stdout.isatty()))
         raise typer.Exit(_interactive(session, continue_))
@@ -135,8 +153,8 @@ def _once(session: Session, text: str, continue_: bool, *, plain: bool) -> int:
         session.conversation_id, created = _conversation(session, continue_)
         reply = _start(session, text)
         if plain:
-            return _plain_reply(reply)
-        _rich_reply(Console(highlight=False), reply)
+            return _plain_reply(reply, session.show_reasoning)
+        _rich_reply(Console(highlight=False), reply, session.show_reasoning)
         return 0 if reply.status in (ReplyStatus.COMPLETED, ReplyStatus.INCOMPLETE) else 1
     except RillchatClientError as exc:
         print(f"rillchat: {exc.message}", file=sys.stderr)
@@ -148,16 +166,30 @@ def _once(session: Session, text: str, continue_: bool, *, plain: bool) -> int:
                 session.client.conversations.delete(session.conversation_id)
 
 
-def _plain_reply(reply: Reply) -> int:
-    """The reply's text to stdout as it arrives, nothing else; problems to stderr."""
-    out = sys.stdout
+def _plain_reply(reply: Reply, show_reasoning: bool = True) -> int:
+    """The reply's text to stdout as it arrives, nothing else; reasoning (dimmed on a terminal) and
+    problems to stderr."""
+    out, err = sys.stdout, sys.stderr
+    dim, undim = ("\x1b[2m", "\x1b[0m") if err.isatty() else ("", "")
     last = ""
+    thinking = False
     try:
         with reply:
-            for piece in reply.text():
-                out.write(piece)
+            for event in reply:
+                if type(event) is Reasoning:
+                    if show_reasoning:
+                        err.write(f"{dim}{event.text}{undim}")
+                        err.flush()
+                        thinking = True
+                    continue
+                if type(event) is not Delta:
+                    continue
+                if thinking:
+                    err.write("\n")
+                    thinking = False
+                out.write(event.text)
                 out.flush()
-                last = piece
+                last = event.text
     except KeyboardInterrupt:
         with contextlib.suppress(RillchatClientError):
             reply.stop()
@@ -181,7 +213,11 @@ def _plain_reply(reply: Reply) -> int:
 
 def _start(session: Session, text: str) -> Reply:
     return session.client.stream(
-        text, model=session.model, instructions=session.system, conversation_id=session.conversation_id
+        text,
+        model=session.model,
+        instructions=session.system,
+        conversation_id=session.conversation_id,
+        reasoning_effort=session.effort,
     )
 
 
@@ -230,7 +266,7 @@ def _interactive(session: Session, continue_: bool) -> int:
         try:
             if session.conversation_id is None:
                 session.conversation_id = session.client.conversations.create().id
-            _rich_reply(console, _start(session, line))
+            _rich_reply(console, _start(session, line), session.show_reasoning)
         except RillchatClientError as exc:
             console.print(f"[red]error: {escape(exc.message)}[/]")
 
@@ -248,6 +284,7 @@ def _resume_conversation(console: Console, session: Session) -> None:
         if message.role == "user":
             console.print(f"{PROMPT}{escape(message.content)}")
         else:
+            _print_reasoning(console, message.reasoning or "", message.reasoning_seconds, session.show_reasoning)
             console.print(Markdown(message.content))
 
 
@@ -277,6 +314,12 @@ def _command(console: Console, session: Session, line: str) -> bool:
         else:
             session.model = found.id
             console.print(f"[dim](model: {escape(found.id)})[/]")
+    elif name == "/reasoning":
+        if arg not in ("on", "off"):
+            console.print("[red]/reasoning on|off[/]")
+        else:
+            session.show_reasoning = arg == "on"
+            console.print(f"[dim](reasoning: {'shown' if session.show_reasoning else 'hidden'})[/]")
     elif name == "/system":
         session.system = arg or None
         console.print(f"[dim](system prompt: {escape(arg) if arg else 'the server default'})[/]")
@@ -313,7 +356,33 @@ class _Tail:
 _DONE = object()
 
 
-def _rich_reply(console: Console, reply: Reply) -> None:
+def _thought_for(seconds: float | None) -> str:
+    return f"Thought for {seconds:g} s" if seconds is not None else "Thought"
+
+
+def _print_reasoning(console: Console, thoughts: str, seconds: float | None, show: bool) -> None:
+    if not thoughts.strip():
+        return
+    console.print(Text(_thought_for(seconds), style="dim bold"))
+    if show:
+        console.print(Text(thoughts.strip(), style="dim italic"))
+
+
+def _live_view(reply: Reply, spinner: Spinner, show_reasoning: bool) -> RenderableType:
+    """What a frame shows: the spinner until there is something, then the thoughts (dimmed) and the answer."""
+    thoughts, answer = reply.reasoning, reply.text_so_far
+    if thoughts and not answer:
+        spinner.update(text="thinking…")
+    parts: list[RenderableType] = []
+    if thoughts.strip() and show_reasoning:
+        parts.append(Text("Thinking…" if not answer else "Thought", style="dim bold"))
+        parts.append(Text(thoughts.strip(), style="dim italic"))
+    if answer:
+        parts.append(Markdown(answer))
+    return _Tail(Group(*parts)) if parts else spinner
+
+
+def _rich_reply(console: Console, reply: Reply, show_reasoning: bool = True) -> None:
     """Stream one reply in place. A worker thread reads the reply; this one draws and watches for Ctrl+C,
     which only counts (no KeyboardInterrupt in the middle of drawing): the first stops the reply, whose
     stream then ends with its ``finish``; a second one stops waiting for that."""
@@ -360,9 +429,9 @@ def _rich_reply(console: Console, reply: Reply) -> None:
                     threading.Thread(target=_stop_quietly, args=(reply,), daemon=True).start()
                 now = time.monotonic()
                 if not done and now - last_frame >= FRAME_SECONDS:
-                    so_far = reply.text_so_far
-                    live.update(_Tail(Markdown(so_far)) if so_far else spinner, refresh=True)
+                    live.update(_live_view(reply, spinner, show_reasoning), refresh=True)
                     last_frame = now
+        _print_reasoning(console, reply.reasoning, reply.reasoning_seconds, show_reasoning)
         if reply.text_so_far:
             console.print(Markdown(reply.text_so_far))
         _print_outcome(console, reply, error, stopping=interrupts > 0)

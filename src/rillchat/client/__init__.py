@@ -46,7 +46,18 @@ from rillchat.client._models import (
     StopResult,
 )
 from rillchat.client._sync import Client, Conversations, Reply
-from rillchat.events import Delta, ErrorEvent, Event, Finish, FinishReason, Queued, ReplyStatus, Start, Usage
+from rillchat.events import (
+    Delta,
+    ErrorEvent,
+    Event,
+    Finish,
+    FinishReason,
+    Queued,
+    Reasoning,
+    ReplyStatus,
+    Start,
+    Usage,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -74,6 +85,7 @@ __all__ = [
     "NotFoundError",
     "Queued",
     "RateLimitedError",
+    "Reasoning",
     "Reply",
     "ReplyFailedError",
     "ReplyStatus",

@@ -9,7 +9,18 @@ from datetime import datetime
 from typing import Any
 
 from rillchat.client._errors import RillchatConnectionError
-from rillchat.events import Delta, ErrorEvent, Event, Finish, FinishReason, Queued, ReplyStatus, Start, Usage
+from rillchat.events import (
+    Delta,
+    ErrorEvent,
+    Event,
+    Finish,
+    FinishReason,
+    Queued,
+    Reasoning,
+    ReplyStatus,
+    Start,
+    Usage,
+)
 
 __all__ = [
     "ChatResult",
@@ -25,7 +36,8 @@ __all__ = [
 ]
 
 MessageInput = Mapping[str, str]
-"""An earlier turn: ``{"role": "user" | "assistant" | "system", "content": "..."}``."""
+"""An earlier turn: ``{"role": "user" | "assistant" | "system", "content": "..."}``, and for an assistant
+turn optionally its ``"reasoning"`` (sent upstream only where the server is configured to)."""
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -39,7 +51,15 @@ def _int_or_none(value: Any) -> int | None:
 def parse_usage(data: Any) -> Usage | None:
     if not isinstance(data, Mapping):
         return None
-    return Usage(_int_or_none(data.get("inputTokens")), _int_or_none(data.get("outputTokens")))
+    return Usage(
+        _int_or_none(data.get("inputTokens")),
+        _int_or_none(data.get("outputTokens")),
+        _int_or_none(data.get("reasoningTokens")),
+    )
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def parse_event(name: str, data: Mapping[str, Any]) -> Event | None:
@@ -47,6 +67,8 @@ def parse_event(name: str, data: Mapping[str, Any]) -> Event | None:
     try:
         if name == "delta":
             return Delta(str(data["text"]))
+        if name == "reasoning":
+            return Reasoning(str(data["text"]))
         if name == "start":
             return Start(
                 reply_id=str(data["replyId"]),
@@ -60,7 +82,12 @@ def parse_event(name: str, data: Mapping[str, Any]) -> Event | None:
         if name == "error":
             return ErrorEvent(str(data.get("code") or "error"), str(data.get("message") or ""))
         if name == "finish":
-            return Finish(ReplyStatus(data["status"]), FinishReason(data["reason"]), parse_usage(data.get("usage")))
+            return Finish(
+                ReplyStatus(data["status"]),
+                FinishReason(data["reason"]),
+                parse_usage(data.get("usage")),
+                _float_or_none(data.get("reasoningSeconds")),
+            )
     except (KeyError, TypeError, ValueError) as exc:
         raise RillchatConnectionError(f"malformed {name!r} event: {exc}", code="protocol_error") from exc
     return None
@@ -77,20 +104,29 @@ def chat_body(
     conversation_id: str | None,
     client_request_id: str,
     replace_from_message_id: str | None = None,
+    reasoning_effort: str | None = None,
 ) -> dict[str, Any]:
     """The request body in the server's camelCase; absent options are left out (the server's defaults)."""
     body: dict[str, Any] = {"userInput": user_input, "clientRequestId": client_request_id}
     optional: dict[str, Any] = {
-        "messages": [{"role": m["role"], "content": m["content"]} for m in messages] if messages else None,
+        "messages": [_turn(m) for m in messages] if messages else None,
         "instructions": instructions,
         "model": model,
         "temperature": temperature,
         "maxOutputTokens": max_output_tokens,
         "conversationId": conversation_id,
         "replaceFromMessageId": replace_from_message_id,
+        "reasoningEffort": reasoning_effort,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return body
+
+
+def _turn(m: MessageInput) -> dict[str, str]:
+    turn = {"role": m["role"], "content": m["content"]}
+    if m.get("reasoning"):
+        turn["reasoning"] = m["reasoning"]
+    return turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +142,9 @@ class ChatResult:
     conversation_id: str | None = None
     user_message_id: str | None = None
     assistant_message_id: str | None = None
+    reasoning: str = ""
+    """What the model thought before answering ("" for a model that does not reason)."""
+    reasoning_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +162,19 @@ class ModelInfo:
     upstream_model: str
     default: bool
     aliases: tuple[str, ...] = ()
+    available: bool = True
+    """False while its upstream fails to answer."""
+    reasoning: bool | None = None
+    """It thinks before answering (None: not known)."""
+    reasoning_effort: bool = False
+    """It takes ``reasoning_effort``."""
+    context_length: int | None = None
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ModelInfo:
+        capabilities = data.get("capabilities")
+        caps: Mapping[str, Any] = capabilities if isinstance(capabilities, Mapping) else {}
+        reasoning = caps.get("reasoning")
         return cls(
             id=str(data["id"]),
             provider=str(data.get("provider", "")),
@@ -133,6 +182,10 @@ class ModelInfo:
             upstream_model=str(data.get("upstreamModel", "")),
             default=bool(data.get("default", False)),
             aliases=tuple(str(a) for a in data.get("aliases") or ()),
+            available=data.get("available") is not False,
+            reasoning=reasoning if isinstance(reasoning, bool) else None,
+            reasoning_effort=caps.get("reasoningEffort") is True,
+            context_length=_int_or_none(caps.get("contextLength")),
         )
 
 
@@ -154,6 +207,8 @@ class Message:
     usage: Usage | None
     reply_id: str | None
     created_at: datetime
+    reasoning: str | None = None
+    reasoning_seconds: float | None = None
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Message:
@@ -171,6 +226,8 @@ class Message:
             usage=parse_usage(data.get("usage")),
             reply_id=_str_or_none(data.get("replyId")),
             created_at=_datetime(data["createdAt"]),
+            reasoning=_str_or_none(data.get("reasoning")),
+            reasoning_seconds=_float_or_none(data.get("reasoningSeconds")),
         )
 
 

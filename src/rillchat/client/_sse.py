@@ -21,7 +21,7 @@ from rillchat.client._errors import (
     ServerError,
 )
 from rillchat.client._models import ChatResult, parse_event
-from rillchat.events import Delta, ErrorEvent, Event, Finish, Queued, ReplyStatus, Start
+from rillchat.events import Delta, ErrorEvent, Event, Finish, Queued, Reasoning, ReplyStatus, Start
 
 __all__ = ["REPLY_ID_HEADER", "SSE_ACCEPT", "ReplyState", "Request", "aiter_sse", "iter_sse"]
 
@@ -85,6 +85,7 @@ class ReplyState:
         self._parts: list[str] = []
         self._text = ""
         self._text_parts = 0
+        self._thoughts: list[str] = []
         self.attempts = 0
         """Consecutive failed connections; progress (a new event) resets it."""
         self.reached = False
@@ -102,6 +103,10 @@ class ReplyState:
             self._text = "".join(self._parts)
             self._text_parts = len(self._parts)
         return self._text
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._thoughts)
 
     @property
     def done(self) -> bool:
@@ -141,6 +146,9 @@ class ReplyState:
             return None
         if type(event) is Delta:
             self._parts.append(event.text)
+            self.queued_position = None
+        elif type(event) is Reasoning:
+            self._thoughts.append(event.text)
             self.queued_position = None
         elif type(event) is Start:
             self.start = event
@@ -202,6 +210,8 @@ class ReplyState:
             conversation_id=self.start.conversation_id,
             user_message_id=self.start.user_message_id,
             assistant_message_id=self.start.assistant_message_id,
+            reasoning=self.reasoning,
+            reasoning_seconds=self.finish.reasoning_seconds,
         )
 
     @property

@@ -73,6 +73,16 @@ class Reply:
         return self._state.text
 
     @property
+    def reasoning(self) -> str:
+        """What the model has thought so far (its reasoning events, joined); "" if it does not reason."""
+        return self._state.reasoning
+
+    @property
+    def reasoning_seconds(self) -> float | None:
+        """How long the model thought, once the reply finished (None if it did not think)."""
+        return self._state.finish.reasoning_seconds if self._state.finish else None
+
+    @property
     def queued_position(self) -> int | None:
         """The position in the embedded model's queue while the reply waits, else None."""
         return self._state.queued_position
@@ -318,6 +328,7 @@ class Client:
         conversation_id: str | None = None,
         client_request_id: str | None = None,
         replace_from_message_id: str | None = None,
+        reasoning_effort: str | None = None,
     ) -> Reply:
         """A reply to stream: ``with client.stream("Hello") as reply: for text in reply.text()``.
 
@@ -333,6 +344,7 @@ class Client:
             conversation_id=conversation_id,
             client_request_id=client_request_id or str(uuid.uuid4()),
             replace_from_message_id=replace_from_message_id,
+            reasoning_effort=reasoning_effort,
         )
         return Reply(self, body)
 
@@ -347,6 +359,7 @@ class Client:
         max_output_tokens: int | None = None,
         conversation_id: str | None = None,
         client_request_id: str | None = None,
+        reasoning_effort: str | None = None,
     ) -> ChatResult:
         """The whole reply at once (streamed underneath, so it survives drops). A reply that fails raises
         ``ReplyFailedError``; one that was stopped or cut short is returned with that status."""
@@ -359,6 +372,7 @@ class Client:
             max_output_tokens=max_output_tokens,
             conversation_id=conversation_id,
             client_request_id=client_request_id,
+            reasoning_effort=reasoning_effort,
         )
         with reply:
             result = reply.collect()

@@ -21,6 +21,8 @@ from rillchat.errors import UpstreamProtocolError, UpstreamTimeout
 from rillchat.providers._openai_errors import map_openai_error
 from rillchat.providers._sse import SSEDecoder
 from rillchat.providers._transport import AIOHTTP_RESPONSE, AiohttpTransport
+from rillchat.providers.capabilities import ModelTraits, reasoning_by_name, takes_effort
+from rillchat.providers.discovery import ListedModel
 
 __all__ = ["OpenAIWireProvider", "RawStream"]
 
@@ -64,6 +66,9 @@ class OpenAIWireProvider:
     def __init__(self, config: UpstreamConfig) -> None:
         self.name = config.name
         self.config = config
+        self.listing: list[ListedModel] | None = None  # None: never listed
+        self._listed: dict[str, ListedModel] = {}
+        self._seen_reasoning: set[str] = set()
         self.client = openai.AsyncOpenAI(
             api_key=config.resolved_api_key(),
             base_url=config.base_url,
@@ -73,15 +78,46 @@ class OpenAIWireProvider:
         )
 
     def model_names(self) -> list[str]:
-        return list(self.config.models)
+        if isinstance(self.config.models, list):
+            return list(self.config.models)
+        return [m.id for m in self.listing] if self.listing is not None else []
+
+    def traits(self, model: str) -> ModelTraits:
+        """What ``model`` can do, as far as known (see ``capabilities``)."""
+        listed = self._listed.get(model)
+        reasoning: bool | None
+        if model in self._seen_reasoning or reasoning_by_name(model, self.config.reasoning_models):
+            reasoning = True
+        elif self.config.reasoning_models is not None:
+            reasoning = False  # the configuration says which models reason; this one is not among them
+        else:
+            reasoning = listed.reasoning if listed is not None else None
+        return ModelTraits(
+            reasoning=reasoning,
+            reasoning_effort=bool(reasoning) and takes_effort(model),
+            context_length=listed.context_length if listed is not None else None,
+        )
+
+    def saw_reasoning(self, model: str) -> None:
+        """The model reasoned in a reply: from now on it is known to be a reasoning model."""
+        self._seen_reasoning.add(model)
+
+    def set_listing(self, listing: list[ListedModel]) -> None:
+        """The models the upstream's ``GET /v1/models`` listed (after the include/exclude filters)."""
+        self.listing = listing
+        self._listed = {m.id: m for m in listing}
 
     async def _open_raw(self, path: str, params: dict[str, Any]) -> RawStream:
         """POST ``params`` as they are (the SDK's typed-parameter transform costs ~1 ms a request) and hand
         back the unread response; the SDK still adds auth, retries before the stream and typed errors."""
         try:
-            response = await self.client.post(path, body=params, cast_to=httpx2.Response, options=_RAW_STREAM)
+            return await self._post_raw(path, params)
         except openai.APIError as exc:
             raise map_openai_error(exc, self.name) from None
+
+    async def _post_raw(self, path: str, params: dict[str, Any]) -> RawStream:
+        """``_open_raw`` leaving the SDK's errors as they are, for a provider that reacts to one."""
+        response = await self.client.post(path, body=params, cast_to=httpx2.Response, options=_RAW_STREAM)
         return RawStream(response, self.name)
 
     async def aclose(self) -> None:

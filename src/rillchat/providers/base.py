@@ -6,12 +6,22 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from rillchat.events import Delta, ErrorEvent, Finish, Queued
+from rillchat.events import Delta, ErrorEvent, Finish, Queued, Reasoning
+from rillchat.providers.capabilities import ModelTraits
 
-__all__ = ["ChatMessage", "GenerationRequest", "ModelInfo", "Provider", "ProviderEvent", "ProviderStream"]
+__all__ = [
+    "ChatMessage",
+    "GenerationRequest",
+    "ModelInfo",
+    "Provider",
+    "ProviderEvent",
+    "ProviderStream",
+    "ReasoningEffort",
+]
 
 Role = Literal["system", "user", "assistant"]
-ProviderEvent = Queued | Delta | ErrorEvent | Finish
+ReasoningEffort = Literal["minimal", "low", "medium", "high"]
+ProviderEvent = Queued | Reasoning | Delta | ErrorEvent | Finish
 ProviderStream = AsyncIterator[ProviderEvent]
 
 
@@ -19,6 +29,8 @@ ProviderStream = AsyncIterator[ProviderEvent]
 class ChatMessage:
     role: Role
     content: str
+    reasoning: str | None = None
+    """What the model thought before this (assistant) message; providers drop it unless told otherwise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +42,8 @@ class GenerationRequest:
     instructions: str | None = None
     temperature: float | None = None
     max_output_tokens: int = 512
+    reasoning_effort: ReasoningEffort | None = None
+    """How hard a reasoning model should think; None leaves it to the model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +53,8 @@ class ModelInfo:
     upstream: str
     upstream_model: str
     aliases: list[str] = field(default_factory=list)
+    traits: ModelTraits = field(default_factory=ModelTraits)
+    available: bool = True
 
 
 class Provider(Protocol):

@@ -18,6 +18,7 @@ from rillchat.storage.tables import Conversation, Message, utcnow
 
 __all__ = [
     "ConversationRecord",
+    "HistoryTurn",
     "ImportedConversation",
     "ImportedMessage",
     "MessageRecord",
@@ -56,6 +57,9 @@ class MessageRecord:
     client_request_id: str | None
     created_at: datetime
     updated_at: datetime
+    reasoning: str | None = None
+    reasoning_seconds: float | None = None
+    reasoning_tokens: int | None = None
 
     @classmethod
     def of(cls, row: Message) -> MessageRecord:
@@ -75,6 +79,9 @@ class MessageRecord:
             row.client_request_id,
             row.created_at,
             row.updated_at,
+            row.reasoning,
+            row.reasoning_seconds,
+            row.reasoning_tokens,
         )
 
 
@@ -135,13 +142,20 @@ class ImportedConversation:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryTurn:
+    role: str
+    content: str
+    reasoning: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class TurnRecord:
     """A user message and the assistant placeholder written for its reply, before the first token."""
 
     conversation_id: str
     user_message_id: str
     assistant_message_id: str
-    history: list[tuple[str, str]]
+    history: list[HistoryTurn]
 
 
 def _chat_key(owner: str | None, chat_id: str) -> str:
@@ -441,7 +455,11 @@ class Repository:
                 ).all()
                 if any(r.status == "streaming" for r in rows):
                     raise Conflict("a reply is still being generated in this conversation; stop it or wait")
-                history = [(r.role, r.content) for r in rows if r.content and r.role in ("user", "assistant")]
+                history = [
+                    HistoryTurn(r.role, r.content, r.reasoning)
+                    for r in rows
+                    if r.content and r.role in ("user", "assistant")
+                ]
                 position = (rows[-1].position + 1) if rows else 0
                 session.add(
                     Message(
@@ -498,6 +516,9 @@ class Repository:
         output_tokens: int | None,
         error_code: str | None,
         error_message: str | None,
+        reasoning: str | None = None,
+        reasoning_seconds: float | None = None,
+        reasoning_tokens: int | None = None,
     ) -> None:
         async with self.sessions.begin() as session:
             await session.execute(
@@ -505,6 +526,9 @@ class Repository:
                 .where(Message.id == assistant_message_id)
                 .values(
                     content=content,
+                    reasoning=reasoning or None,
+                    reasoning_seconds=reasoning_seconds,
+                    reasoning_tokens=reasoning_tokens,
                     status=status,
                     finish_reason=finish_reason,
                     input_tokens=input_tokens,
@@ -543,8 +567,10 @@ class Repository:
             )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
-    async def interrupt_reply(self, reply_id: str, content: str, output_tokens: int | None) -> bool:
-        """End one reply whose generator died, keeping the text it had produced."""
+    async def interrupt_reply(
+        self, reply_id: str, content: str, output_tokens: int | None, *, reasoning: str = ""
+    ) -> bool:
+        """End one reply whose generator died, keeping the text (and reasoning) it had produced."""
         async with self.sessions.begin() as session:
             result = await session.execute(
                 update(Message)
@@ -553,6 +579,7 @@ class Repository:
                     status="interrupted",
                     finish_reason="cancelled",
                     content=content,
+                    reasoning=reasoning or None,
                     output_tokens=output_tokens,
                     updated_at=utcnow(),
                 )

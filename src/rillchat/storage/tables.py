@@ -71,6 +71,10 @@ class Message(Base):
     position: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text, default="")
+    # What a reasoning model thought before answering: shown apart, never part of the history sent upstream
+    # (unless an upstream asks for it). NULL when the model did not think.
+    reasoning: Mapped[str | None] = mapped_column(Text)
+    reasoning_seconds: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="completed")
     finish_reason: Mapped[str | None] = mapped_column(String(32))
     error_code: Mapped[str | None] = mapped_column(String(64))
@@ -78,6 +82,7 @@ class Message(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
     reply_id: Mapped[str | None] = mapped_column(String(64), index=True)
     client_request_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

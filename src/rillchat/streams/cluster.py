@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 from redis.asyncio import Redis
 
-from rillchat.events import Delta, Finish, FinishReason, ReplyStatus, Start, Usage
+from rillchat.events import Delta, Finish, FinishReason, Reasoning, ReplyStatus, Start, Usage
 from rillchat.storage import Repository
 from rillchat.streams.generation import Generation
 from rillchat.streams.hub import Hub
@@ -220,12 +220,13 @@ class Cluster:
     async def _end_orphan(self, reply_id: str) -> None:
         events = (await read_entries(self.redis, reply_id)).events
         text = "".join(e.text for e in events if type(e) is Delta)
-        deltas = sum(1 for e in events if type(e) is Delta)
+        reasoning = "".join(e.text for e in events if type(e) is Reasoning)
+        deltas = sum(1 for e in events if type(e) in (Delta, Reasoning))
         if not any(type(e) is Finish for e in events) and events:
             log = RedisLogReader(self.redis, reply_id, len(events), closed=False)
             usage = Usage(None, deltas) if deltas else None
             await log.append(Finish(ReplyStatus.INTERRUPTED, FinishReason.CANCELLED, usage))
             await self.redis.expire(f"rillchat:log:{reply_id}", int(self.log_ttl))
-        await self.repository.interrupt_reply(reply_id, text, deltas or None)
+        await self.repository.interrupt_reply(reply_id, text, deltas or None, reasoning=reasoning)
         await self.redis.srem(LIVE, reply_id)
         logger.info("reply %s of a dead replica ended as interrupted", reply_id)

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from rillchat.errors import RillchatError
-from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, Queued, ReplyStatus, Start, Usage
+from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, Queued, Reasoning, ReplyStatus, Start, Usage
 from rillchat.providers.base import GenerationRequest, Provider, ProviderStream
 from rillchat.streams.eventlog import EventLog
 
@@ -39,6 +39,8 @@ class Outcome:
     usage: Usage | None = None
     error: ErrorEvent | None = None
     open_error: RillchatError | None = None
+    reasoning: str = ""
+    reasoning_seconds: float | None = None
 
 
 @dataclass(slots=True)
@@ -47,7 +49,15 @@ class Timing:
     opened: float | None = None
     queued: float | None = None
     first_token: float | None = None
+    first_reasoning: float | None = None
+    reasoning_done: float | None = None  # when the answer began after the reasoning (or the reply ended)
     finished: float | None = None
+
+    def reasoning_seconds(self) -> float | None:
+        if self.first_reasoning is None:
+            return None
+        end = self.reasoning_done if self.reasoning_done is not None else time.monotonic()
+        return round(end - self.first_reasoning, 1)
 
 
 class Generation:
@@ -79,6 +89,7 @@ class Generation:
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._parts: list[str] = []
         self._deltas = 0
+        self._thoughts: list[str] = []
         self._cancel_status: ReplyStatus | None = None
         self._cancel_reason = FinishReason.CANCELLED
         self._cancel_error: ErrorEvent | None = None
@@ -95,13 +106,16 @@ class Generation:
         generation = cls(start, _NoProvider(), GenerationRequest(start.model, []), log, owner=owner)
         generation._parts = [outcome.text] if outcome.text else []
         generation._deltas = len(generation._parts)
+        generation._thoughts = [outcome.reasoning] if outcome.reasoning else []
         generation.from_storage = True
         await log.append(start)
+        if outcome.reasoning:
+            await log.append(Reasoning(outcome.reasoning))
         if outcome.text:
             await log.append(Delta(outcome.text))
         if outcome.error is not None:
             await log.append(outcome.error)
-        await log.append(Finish(outcome.status, outcome.reason, outcome.usage))
+        await log.append(Finish(outcome.status, outcome.reason, outcome.usage, outcome.reasoning_seconds))
         await log.close()
         generation.outcome = outcome
         generation.opened.set_result(None)
@@ -114,6 +128,10 @@ class Generation:
     @property
     def text(self) -> str:
         return "".join(self._parts)
+
+    @property
+    def reasoning(self) -> str:
+        return "".join(self._thoughts)
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -190,14 +208,23 @@ class Generation:
             self.opened.set_result(None)
             self._arm_watchdogs()
             parts = self._parts
+            thoughts = self._thoughts
+            timing = self.timing
             append = self.log.append
             async for event in stream:
                 self._last_event_at = time.monotonic()
                 if type(event) is Delta:
                     if not parts:
-                        self.timing.first_token = time.monotonic()
+                        timing.first_token = self._last_event_at
                         self._waiting_in_line = False
+                        if timing.first_reasoning is not None and timing.reasoning_done is None:
+                            timing.reasoning_done = self._last_event_at
                     parts.append(event.text)
+                elif type(event) is Reasoning:
+                    if not thoughts:
+                        timing.first_reasoning = self._last_event_at
+                        self._waiting_in_line = False
+                    thoughts.append(event.text)
                 elif type(event) is Finish:
                     finish = event
                     break
@@ -249,7 +276,21 @@ class Generation:
                 self.opened.set_result(None)
         if unlogged_error is not None:
             await self.log.append(unlogged_error)
-        self.outcome = Outcome(finish.status, finish.reason, self.text, finish.usage, error, open_error)
+        if self.timing.first_reasoning is not None and self.timing.reasoning_done is None:
+            self.timing.reasoning_done = time.monotonic()  # it thought until the end
+        reasoning_seconds = self.timing.reasoning_seconds()
+        if reasoning_seconds is not None and finish.reasoning_seconds is None:
+            finish = Finish(finish.status, finish.reason, finish.usage, reasoning_seconds)
+        self.outcome = Outcome(
+            finish.status,
+            finish.reason,
+            self.text,
+            finish.usage,
+            error,
+            open_error,
+            self.reasoning,
+            finish.reasoning_seconds,
+        )
         # Stored before the terminal event goes out: a client that has seen ``finish`` finds the
         # message final and may send its next turn at once.
         if self.on_finish is not None:
@@ -277,7 +318,10 @@ class Generation:
 
     def _estimated_usage(self) -> Usage | None:
         """When the provider could not report usage (cut off), count what we received."""
-        return Usage(input_tokens=None, output_tokens=len(self._parts)) if self._parts else None
+        received = len(self._parts) + len(self._thoughts)
+        if not received:
+            return None
+        return Usage(None, received, len(self._thoughts) if self._thoughts else None)
 
 
 class _NoProvider:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, ReplyStatus, Start
+from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, Reasoning, ReplyStatus, Start
 from rillchat.streams.generation import Outcome
 from rillchat.streams.redis_log import RedisLogReader
 
@@ -49,17 +49,35 @@ class RemoteReply:
 
     async def wait(self) -> None:
         parts: list[str] = []
+        thoughts: list[str] = []
         error: ErrorEvent | None = None
         async for batch in self.log.follow(0, keepalive=5.0):
             for event in batch.events:
                 if type(event) is Delta:
                     parts.append(event.text)
+                elif type(event) is Reasoning:
+                    thoughts.append(event.text)
                 elif type(event) is Start:
                     self.start_event = event
                 elif type(event) is ErrorEvent:
                     error = event
                 elif type(event) is Finish:
-                    self.outcome = Outcome(event.status, event.reason, "".join(parts), event.usage, error)
+                    self.outcome = Outcome(
+                        event.status,
+                        event.reason,
+                        "".join(parts),
+                        event.usage,
+                        error,
+                        reasoning="".join(thoughts),
+                        reasoning_seconds=event.reasoning_seconds,
+                    )
                     return
         if self.outcome is None:  # the stream expired without a finish: it was cut off
-            self.outcome = Outcome(ReplyStatus.INTERRUPTED, FinishReason.CANCELLED, "".join(parts), None, error)
+            self.outcome = Outcome(
+                ReplyStatus.INTERRUPTED,
+                FinishReason.CANCELLED,
+                "".join(parts),
+                None,
+                error,
+                reasoning="".join(thoughts),
+            )

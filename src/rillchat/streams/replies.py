@@ -39,7 +39,7 @@ logger = logging.getLogger("rillchat.replies")
 def stored_outcome(message: MessageRecord) -> Outcome:
     error = ErrorEvent(message.error_code, message.error_message or "") if message.error_code else None
     usage = (
-        Usage(message.input_tokens, message.output_tokens)
+        Usage(message.input_tokens, message.output_tokens, message.reasoning_tokens)
         if message.input_tokens is not None or message.output_tokens is not None
         else None
     )
@@ -51,6 +51,8 @@ def stored_outcome(message: MessageRecord) -> Outcome:
         message.content,
         usage,
         error,
+        reasoning=message.reasoning or "",
+        reasoning_seconds=message.reasoning_seconds,
     )
 
 
@@ -156,7 +158,10 @@ class ReplyService:
                     if existing is not None:
                         return existing
                 raise
-            history = [ChatMessage(role, content) for role, content in turn.history]  # type: ignore[arg-type]
+            history = [
+                ChatMessage(t.role, t.content, t.reasoning)  # type: ignore[arg-type]
+                for t in turn.history
+            ]
             start = Start(reply_id, model.id, turn.conversation_id, turn.user_message_id, turn.assistant_message_id)
             on_finish = self._store_outcome
         request = GenerationRequest(
@@ -165,6 +170,7 @@ class ReplyService:
             instructions=body.instructions if body.instructions is not None else self.settings.default_instructions,
             temperature=body.temperature if body.temperature is not None else self.settings.default_temperature,
             max_output_tokens=body.max_output_tokens or self.settings.default_max_output_tokens,
+            reasoning_effort=body.reasoning_effort,
         )
         generation = Generation(
             start,
@@ -240,6 +246,9 @@ class ReplyService:
         await self.repository.finish_reply(
             message_id,
             content=outcome.text,
+            reasoning=outcome.reasoning,
+            reasoning_seconds=outcome.reasoning_seconds,
+            reasoning_tokens=outcome.usage.reasoning_tokens if outcome.usage else None,
             status=outcome.status.value,
             finish_reason=outcome.reason.value,
             input_tokens=outcome.usage.input_tokens if outcome.usage else None,

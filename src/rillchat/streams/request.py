@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rillchat.providers import ChatMessage
+from rillchat.providers.base import ReasoningEffort
 
 __all__ = ["ReplyRequest"]
 
@@ -23,3 +24,4 @@ class ReplyRequest:
     conversation_id: str | None = None  # continue a stored conversation
     client_request_id: str | None = None  # idempotency key, per owner
     replace_from_message_id: str | None = None  # edit/regenerate: drop this user message and all after it
+    reasoning_effort: ReasoningEffort | None = None  # for models that take one; None: the model's default

@@ -40,6 +40,8 @@ function fromServer(m) {
     id: m.id ?? null,
     role: m.role,
     content: m.content ?? "",
+    reasoning: m.reasoning ?? "",
+    reasoningSeconds: m.reasoningSeconds ?? null,
     status: m.status ?? "completed",
     finishReason: m.finishReason ?? null,
     error: normalizeError(m.error),
@@ -107,6 +109,7 @@ export class ChatController {
       body.temperature = s.settings.temperature; // 0 is sent as 0
     }
     if (Number.isInteger(s.settings.maxOutputTokens)) body.maxOutputTokens = s.settings.maxOutputTokens;
+    if (s.settings.reasoningEffort) body.reasoningEffort = s.settings.reasoningEffort; // ignored by other models
     try {
       await this.ensureConversation(text);
     } catch (err) {
@@ -293,8 +296,21 @@ export class ChatController {
           this.announce(`Queued, position ${data.position}`);
         }
         break;
+      case "reasoning": {
+        if (typeof data.text !== "string" || !data.text) break;
+        if (!reply.reasoning) reply.thinkingStartedAt = performance.now();
+        reply.reasoning += data.text;
+        this.meter?.tick();
+        if (s.active && !["thinking", "streaming", "stopping"].includes(s.active.phase)) {
+          this.setActive({ phase: "thinking", position: null, resumePhase: null });
+          this.announce("Assistant is thinking");
+        }
+        s.emit("message-text", reply);
+        break;
+      }
       case "delta": {
         if (typeof data.text !== "string" || !data.text) break;
+        if (reply.reasoning && !reply.content) reply.thinkingEndedAt = performance.now();
         reply.content += data.text;
         this.meter?.tick();
         if (s.active && s.active.phase !== "streaming" && s.active.phase !== "stopping") {
@@ -311,6 +327,7 @@ export class ChatController {
         reply.status = data.status ?? "completed";
         reply.finishReason = data.reason ?? null;
         reply.usage = data.usage ?? null;
+        reply.reasoningSeconds = data.reasoningSeconds ?? reply.reasoningSeconds ?? null;
         if (reply.status === "failed" && !reply.error) {
           reply.error = { code: data.reason ?? "error", message: "The reply failed" };
         }
@@ -449,6 +466,8 @@ export class ChatController {
     if (live && attach && !s.busy) {
       // Rebuild its text from the stream's first event: what the database holds may be behind.
       live.content = "";
+      live.reasoning = "";
+      live.thinkingStartedAt = live.thinkingEndedAt = null;
       s.emit("message-text", live);
       this.setActive({ key: live.key, phase: "connecting", position: null, rate: null, attempt: 0 });
       this.runStream(live, this.userBefore(live.key), { replyId: live.replyId, lastEventId: null });

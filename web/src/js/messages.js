@@ -9,6 +9,7 @@ import { explainError } from "./errors.js";
 import { StreamingMarkdown } from "./incremental.js";
 import { progressText, statusText } from "./progress.js";
 import { timeElement } from "./timestamps.js";
+import { ThinkingBlock } from "./thinking.js";
 
 const ROLE_LABEL = { user: "You", assistant: "Assistant" };
 const ERROR_PREFIX = { failed: "Failed: ", interrupted: "Interrupted: ", stopped: "Stopped: ", incomplete: "Incomplete: " };
@@ -36,7 +37,11 @@ class MessageView {
     },
     h("div", { class: "bubble" }, this.body, this.status, this.errorBox),
     h("div", { class: "msg-foot" }, this.when, this.meta, this.actions));
-    if (role === "assistant") this.markdown = new StreamingMarkdown(this.body);
+    if (role === "assistant") {
+      this.markdown = new StreamingMarkdown(this.body);
+      this.thinking = new ThinkingBlock();
+      this.body.before(this.thinking.el);
+    }
     this.refresh();
   }
 
@@ -67,6 +72,7 @@ class MessageView {
       if (!this.editing && this.body.textContent !== m.content) this.body.textContent = m.content;
       return false;
     }
+    this.thinking.update(m);
     if (!this.streaming) {
       this.markdown.finish(m.content);
       return true;

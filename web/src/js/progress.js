@@ -10,6 +10,8 @@ export function progressText(active) {
       return active.position ? `Queued — position ${active.position}` : "Queued…";
     case "waiting":
       return "Waiting for first token…";
+    case "thinking":
+      return active.rate ? `Thinking · ${Math.round(active.rate)} tok/s` : "Thinking…";
     case "streaming":
       return active.rate ? `Streaming · ${Math.round(active.rate)} tok/s` : "Streaming…";
     case "reconnecting":

@@ -2,7 +2,7 @@
 // tokens. Every field is checked as it is typed: an invalid value is refused there, with a message saying
 // what is allowed, and the request keeps using the last valid value.
 import { api } from "./api.js";
-import { h } from "./dom.js";
+import { renderModelOptions } from "./modelpicker.js";
 import { load, loadSecret, save, saveSecret } from "./storage.js";
 
 const number = (n) => Number(n).toLocaleString("en-US");
@@ -24,6 +24,8 @@ function parseNumber(input, { min, max, integer, name }) {
   return { value };
 }
 
+const EFFORTS = ["minimal", "low", "medium", "high"];
+
 export class Settings {
   constructor(state, { select, toggle, panel, onKeyChanged = () => {} }) {
     this.state = state;
@@ -35,6 +37,8 @@ export class Settings {
     this.maxTokens = panel.querySelector("[data-testid=max-tokens]");
     this.reset = panel.querySelector("[data-testid=settings-reset]");
     state.limits ??= { ...DEFAULT_LIMITS };
+    this.effort = panel.querySelector("[data-testid=reasoning-effort]");
+    this.effortField = panel.querySelector("[data-testid=effort-field]");
 
     const stored = load("settings", {});
     const positiveInt = (v) => (Number.isInteger(v) && v > 0 ? v : null);
@@ -42,10 +46,14 @@ export class Settings {
       instructions: typeof stored.instructions === "string" ? stored.instructions : "",
       temperature: typeof stored.temperature === "number" ? stored.temperature : null,
       maxOutputTokens: positiveInt(stored.maxOutputTokens),
+      reasoningEffort: EFFORTS.includes(stored.reasoningEffort) ? stored.reasoningEffort : null,
     };
     this.instructions.value = state.settings.instructions;
     this.temperature.value = state.settings.temperature ?? "";
     this.maxTokens.value = state.settings.maxOutputTokens ?? "";
+    this.effort.value = state.settings.reasoningEffort ?? "";
+    this.effort.addEventListener("change", () => this.store());
+    state.on("models", () => this.showEffort());
 
     for (const input of [this.instructions, this.temperature, this.maxTokens]) {
       input.addEventListener("input", () => {
@@ -57,6 +65,7 @@ export class Settings {
       this.instructions.value = "";
       this.temperature.value = "";
       this.maxTokens.value = "";
+      this.effort.value = "";
       this.store();
       this.edited();
     });
@@ -156,6 +165,7 @@ export class Settings {
       instructions: tooLong ? previous.instructions : this.instructions.value,
       temperature: temperature.error ? previous.temperature : temperature.value,
       maxOutputTokens: maxTokens.error ? previous.maxOutputTokens : maxTokens.value,
+      reasoningEffort: EFFORTS.includes(this.effort.value) ? this.effort.value : null,
     };
     if (persist) {
       // Outside a conversation the panel edits the defaults; inside one only max tokens stays global.
@@ -165,8 +175,15 @@ export class Settings {
     this.state.emit("settings", this.state.settings);
   }
 
+  /** The reasoning effort setting is shown for models that take one. */
+  showEffort() {
+    const current = this.state.models.find((m) => m.id === this.state.model);
+    this.effortField.hidden = !current?.capabilities?.reasoningEffort;
+  }
+
   async loadModels() {
     const s = this.state;
+    let upstreams = [];
     try {
       const body = await api.models();
       s.models = Array.isArray(body?.data) ? body.data : [];
@@ -175,22 +192,20 @@ export class Settings {
         maxTextChars: Number.isInteger(limits.maxTextChars) ? limits.maxTextChars : DEFAULT_LIMITS.maxTextChars,
         maxOutputTokens: Number.isInteger(limits.maxOutputTokens) ? limits.maxOutputTokens : DEFAULT_LIMITS.maxOutputTokens,
       };
+      upstreams = Array.isArray(body?.upstreams) ? body.upstreams : [];
     } catch {
       s.models = [];
     }
     this.maxTokens.max = String(s.limits.maxOutputTokens);
     this.panel.querySelector("#max-tokens-help").textContent =
       `Longest reply: 1–${number(s.limits.maxOutputTokens)} tokens; empty uses the server's default.`;
+    const usable = s.models.filter((m) => m.available !== false);
     const remembered = this.wantedModel !== undefined ? this.wantedModel : load("model", null);
-    const fallback = s.models.find((m) => m.default) ?? s.models[0] ?? null;
-    s.model = s.models.some((m) => m.id === remembered) ? remembered : fallback?.id ?? null;
-    this.select.replaceChildren(
-      ...(s.models.length
-        ? s.models.map((m) => h("option", { value: m.id, title: m.provider ? `${m.id} (${m.provider})` : m.id }, m.id))
-        : [h("option", { value: "" }, "Default model")]),
-    );
+    const fallback = usable.find((m) => m.default) ?? usable[0] ?? null;
+    s.model = usable.some((m) => m.id === remembered) ? remembered : fallback?.id ?? null;
+    const any = renderModelOptions(this.select, s.models, upstreams);
     this.select.value = s.model ?? "";
-    this.select.disabled = s.models.length === 0;
+    this.select.disabled = !any;
     s.emit("models", s.models);
     s.emit("limits", s.limits);
   }

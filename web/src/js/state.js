@@ -14,6 +14,8 @@ export function makeMessage(fields) {
     id: null,
     role: "assistant",
     content: "",
+    reasoning: "",
+    reasoningSeconds: null,
     status: "completed",
     finishReason: null,
     error: null,
