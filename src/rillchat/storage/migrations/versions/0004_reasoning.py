@@ -22,7 +22,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("messages") as batch:
-        batch.drop_column("reasoning_tokens")
-        batch.drop_column("reasoning_seconds")
-        batch.drop_column("reasoning")
+    op.drop_column("messages", "reasoning_tokens")
+    op.drop_column("messages", "reasoning_seconds")
+    op.drop_column("messages", "reasoning")
