@@ -157,3 +157,27 @@ def test_a_reply_stopped_while_thinking_keeps_its_thoughts(start, client, fake_o
     assert message["reasoning"] == "think0 think1 think2 think3 "
     assert message["content"] == ""
     assert message["reasoningSeconds"] is not None
+
+
+def test_export_and_import_keep_the_reasoning(start, client, fake_openai):
+    server = start()
+    conversation_id = new_conversation(client, server)
+    fake_openai.scenario = Scenario(tokens=3, reasoning=4)
+    sse_events(client, "POST", f"{server}/api/chat/stream", json=body(conversationId=conversation_id))
+    exported = client.get(f"{server}/api/conversations/{conversation_id}/export", params={"format": "json"})
+    assert exported.status_code == 200
+    message = exported.json()["conversations"][0]["messages"][1]
+    assert message["reasoning"] == "think0 think1 think2 think3 "
+    assert message["reasoningSeconds"] is not None
+    markdown = client.get(f"{server}/api/conversations/{conversation_id}/export", params={"format": "markdown"})
+    assert "<details><summary>Thinking</summary>" in markdown.text and "think3" in markdown.text
+
+    imported = client.post(
+        f"{server}/api/conversations/import", content=exported.content, headers={"content-type": "application/json"}
+    )
+    assert imported.status_code in (200, 201), imported.text
+    new_id = imported.json()["conversations"][0]["id"]
+    again = client.get(f"{server}/api/conversations/{new_id}").json()["messages"][1]
+    assert again["reasoning"] == message["reasoning"]
+    assert again["reasoningSeconds"] == message["reasoningSeconds"]
+    assert again["content"] == expected_text(fake_openai.scenario)

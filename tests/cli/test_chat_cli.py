@@ -12,7 +12,7 @@ import httpx
 import pexpect
 import pytest
 
-from tests.fakes.openai_server import Scenario, expected_text
+from tests.fakes.openai_server import Scenario, expected_reasoning, expected_text
 
 PROMPT = "you> "
 COMMAND = [sys.executable, "-m", "rillchat.cli.main"]
@@ -176,3 +176,38 @@ def test_embedded_mode_starts_rillchat_in_process_and_answers(tmp_path, env):
     result = run("chat", "--embedded", "-", input="Name three colors.", env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() and "\x1b" not in result.stdout
+
+
+def test_reasoning_streams_dimmed_and_stays_as_thought_for_n_seconds(server, fake_openai, env):
+    fake_openai.scenario = Scenario(tokens=30, reasoning=40, rate=20)  # two seconds of thinking
+    child = spawn(server, env, "-m", "fake-chat")
+    child.sendline("think first")
+    child.expect_exact("Thinking…")
+    child.expect_exact("think3 ")
+    assert fake_openai.stats.deltas_sent == 0, "thoughts shown live, before the answer"
+    child.expect(r"Thought for [\d.]+ s")  # the finished reply: the line, the thoughts, then the answer
+    child.expect_exact("tok29")
+    child.expect_exact(PROMPT)
+    assert stored_messages(server)[-1]["reasoning"] == expected_reasoning(fake_openai.scenario, "chat")
+
+    # Hidden: only the one line stays.
+    fake_openai.scenario = Scenario(tokens=3, reasoning=3)
+    child.sendline("/reasoning off")
+    child.expect_exact("(reasoning: hidden)")
+    child.sendline("again")
+    child.expect(r"Thought for [\d.]+ s")
+    child.expect_exact("tok2")
+    child.expect_exact(PROMPT)
+    assert "think1" not in child.before
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+
+
+def test_plain_mode_keeps_reasoning_off_stdout(server, fake_openai, env):
+    fake_openai.scenario = Scenario(tokens=5, reasoning=4)
+    result = run("chat", "--url", server, "-m", "fake-chat", "-", input="hi", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected_text(fake_openai.scenario)
+    assert result.stderr == expected_reasoning(fake_openai.scenario, "chat") + "\n"
+    hidden = run("chat", "--url", server, "-m", "fake-chat", "--hide-reasoning", "-", input="hi", env=env)
+    assert hidden.stdout == expected_text(fake_openai.scenario) and hidden.stderr == ""

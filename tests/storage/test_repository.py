@@ -64,7 +64,7 @@ async def test_a_turn_writes_the_user_message_and_a_streaming_placeholder_then_t
         4,
     )
     second = await _turn(repo, conversation.id, "second")
-    assert second.history == [("user", "first question"), ("assistant", "an answer")]
+    assert [(t.role, t.content) for t in second.history] == [("user", "first question"), ("assistant", "an answer")]
     assert (await repo.get_conversation(conversation.id, None)).title == "first question"
 
 
@@ -95,7 +95,7 @@ async def test_replace_from_a_user_message_drops_it_and_everything_after(repo):
     second = await _turn(repo, conversation.id, "q2")
     await _finish(repo, second.assistant_message_id, "a2")
     third = await _turn(repo, conversation.id, "q2 edited", replace_from_message_id=second.user_message_id)
-    assert third.history == [("user", "q1"), ("assistant", "a1")]
+    assert [(t.role, t.content) for t in third.history] == [("user", "q1"), ("assistant", "a1")]
     stored = await repo.get_conversation(conversation.id, None)
     assert [m.content for m in stored.messages] == ["q1", "a1", "q2 edited", ""]
     with pytest.raises(Conflict):
@@ -133,3 +133,39 @@ async def test_replies_left_streaming_are_marked_interrupted(repo):
     stored = await repo.get_conversation(conversation.id, None)
     assert stored.messages[1].status == "interrupted"
     assert await repo.interrupt_streaming() == 0
+
+
+async def test_reasoning_is_stored_apart_from_the_content_and_kept_out_of_the_text(repo):
+    conversation = await repo.create_conversation(None)
+    turn = await _turn(repo, conversation.id, "why?")
+    await repo.finish_reply(
+        turn.assistant_message_id,
+        content="because",
+        reasoning="let me think",
+        reasoning_seconds=2.5,
+        reasoning_tokens=7,
+        status="completed",
+        finish_reason="stop",
+        input_tokens=3,
+        output_tokens=9,
+        error_code=None,
+        error_message=None,
+    )
+    assistant = (await repo.get_conversation(conversation.id, None)).messages[1]
+    assert (assistant.content, assistant.reasoning, assistant.reasoning_seconds, assistant.reasoning_tokens) == (
+        "because",
+        "let me think",
+        2.5,
+        7,
+    )
+    nxt = await _turn(repo, conversation.id, "and?")
+    assert nxt.history[1].content == "because"
+    assert nxt.history[1].reasoning == "let me think"  # there for an upstream that wants it; providers decide
+    await _finish(repo, nxt.assistant_message_id, "so")
+
+    # A reply cut off by a dead replica keeps its thoughts too.
+    cut = await _turn(repo, conversation.id, "more", reply_id="rep_cut")
+    assert await repo.interrupt_reply("rep_cut", "partial", 4, reasoning="half a thought")
+    stored = (await repo.get_conversation(conversation.id, None)).messages[-1]
+    assert stored.id == cut.assistant_message_id
+    assert (stored.status, stored.content, stored.reasoning) == ("interrupted", "partial", "half a thought")

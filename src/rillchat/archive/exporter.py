@@ -39,9 +39,9 @@ def _message_json(m: MessageRecord) -> dict[str, Any]:
         "updatedAt": m.updated_at,
     }
     # Stored reasoning (issue 14) goes out when the message has some.
-    reasoning = getattr(m, "reasoning", None)
-    if reasoning:
-        out["reasoning"] = reasoning
+    if m.reasoning:
+        out["reasoning"] = m.reasoning
+        out["reasoningSeconds"] = m.reasoning_seconds
     return out
 
 
@@ -99,9 +99,8 @@ def _conversation_markdown(c: ConversationRecord) -> str:
         if m.role == "assistant" and m.model:
             who += f" ({m.model})"
         lines += [f"### {who} · {_when(m.created_at)}", ""]
-        reasoning = getattr(m, "reasoning", None)
-        if reasoning:
-            lines += ["<details><summary>Thinking</summary>", "", reasoning, "", "</details>", ""]
+        if m.reasoning:
+            lines += ["<details><summary>Thinking</summary>", "", m.reasoning, "", "</details>", ""]
         lines += [m.content if m.content else "*(empty)*", ""]
         if m.status not in ("completed", "streaming"):
             note = f"*{m.status}*"

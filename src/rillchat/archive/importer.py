@@ -44,6 +44,7 @@ class _Message(BaseModel):
     model: str | None = Field(default=None, max_length=200)
     usage: _Usage | None = None
     reasoning: str | None = None
+    reasoningSeconds: float | None = Field(default=None, ge=0)
     createdAt: datetime
     updatedAt: datetime | None = None
 
@@ -123,6 +124,7 @@ def _from_export(data: dict[str, Any]) -> list[ImportedConversation]:
                 input_tokens=m.usage.inputTokens if m.usage else None,
                 output_tokens=m.usage.outputTokens if m.usage else None,
                 reasoning=_text(m.reasoning) if m.reasoning else None,
+                reasoning_seconds=m.reasoningSeconds if m.reasoning else None,
             )
             for m in c.messages
         ]

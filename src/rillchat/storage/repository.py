@@ -28,8 +28,7 @@ __all__ = [
 ]
 
 SETTINGS_FIELDS = ("model", "instructions", "temperature")
-# Imports write rows directly; these say which columns of parallel work (issues 12 and 14) exist yet.
-_HAS_REASONING = hasattr(Message, "reasoning")
+# Imports write rows directly; this says whether the columns of parallel work (issue 12) exist yet.
 _HAS_MESSAGE_TREE = hasattr(Message, "parent_id") and hasattr(Conversation, "active_message_id")
 
 _TITLE_LENGTH = 80
@@ -128,6 +127,7 @@ class ImportedMessage:
     output_tokens: int | None = None
     updated_at: datetime | None = None
     reasoning: str | None = None
+    reasoning_seconds: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,14 +386,14 @@ class Repository:
                         "model": m.model,
                         "input_tokens": m.input_tokens,
                         "output_tokens": m.output_tokens,
+                        "reasoning": m.reasoning or None,
+                        "reasoning_seconds": m.reasoning_seconds,
                         "reply_id": None,
                         "client_request_id": None,
                         "created_at": m.created_at,
                         "updated_at": m.updated_at or m.created_at,
                     }
                 )
-                if _HAS_REASONING and m.reasoning:  # issue 14's column, once it is there
-                    message_rows[-1]["reasoning"] = m.reasoning
                 if _HAS_MESSAGE_TREE:  # issue 12's tree: an imported conversation is one linear branch
                     message_rows[-1]["parent_id"] = message_rows[-2]["id"] if position else None
             if _HAS_MESSAGE_TREE and imported.messages:
