@@ -161,6 +161,12 @@ def test_models_and_conversations_commands(server, fake_openai, env):
     gone = run("conversations", "show", conversation_id, "--url", server, env=env)
     assert gone.returncode == 1 and "not found" in gone.stderr
 
+    # A model seen reasoning says so.
+    fake_openai.scenario = Scenario(tokens=1, reasoning=1)
+    assert run("chat", "--url", server, "-m", "fake-chat", "think", env=env).returncode == 0
+    thinking = run("models", "--url", server, env=env)
+    assert any("fake-chat" in line and "reasons" in line for line in thinking.stdout.splitlines())
+
 
 def stored_conversation_id(server: str) -> str:
     return httpx.get(f"{server}/api/conversations", timeout=10).json()["data"][0]["id"]

@@ -39,10 +39,18 @@ def models(url: UrlOption = DEFAULT_BASE_URL, api_key: ApiKeyOption = None) -> N
     """List the models the server offers."""
     with _client(url, api_key) as client:
         found = client.models()
-    table = Table("model", "provider", "upstream model", "default", "aliases", box=None, header_style="bold")
+    table = Table("model", "provider", "upstream model", "default", "aliases", "notes", box=None, header_style="bold")
     for m in found:
+        notes = [text for text, on in (("unavailable", not m.available), ("reasons", m.reasoning)) if on]
+        if m.context_length:
+            notes.append(f"{m.context_length:,} tokens of context")
         table.add_row(
-            escape(m.id), m.provider, escape(m.upstream_model), "*" if m.default else "", ", ".join(m.aliases)
+            escape(m.id),
+            m.provider,
+            escape(m.upstream_model),
+            "*" if m.default else "",
+            ", ".join(m.aliases),
+            ", ".join(notes),
         )
     Console().print(table)
 

@@ -101,7 +101,6 @@ class ModelDiscovery:
             p.name: UpstreamStatus(p.name, p.kind, p.config.discovers_models) for p in providers
         }
         self._tasks: list[asyncio.Task[None]] = []
-        self._refreshed: dict[str, asyncio.Event] = {p.name: asyncio.Event() for p in providers}
 
     def start(self) -> None:
         for provider in self.providers:
@@ -114,10 +113,6 @@ class ModelDiscovery:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-
-    async def wait_checked(self, name: str) -> None:
-        """Until the upstream ``name`` has been asked once (whatever it answered)."""
-        await self._refreshed[name].wait()
 
     async def _keep_fresh(self, provider: OpenAIWireProvider) -> None:
         while True:
@@ -143,7 +138,6 @@ class ModelDiscovery:
         changed = provider.listing != models
         provider.set_listing(models)
         status.available, status.reason, status.checked_at = True, None, datetime.now(UTC)
-        self._refreshed[provider.name].set()
         if changed:
             logger.info("%s serves %d models", provider.name, len(models))
             self.on_change()
@@ -165,4 +159,3 @@ class ModelDiscovery:
         if status.available is not False or status.reason != reason:
             logger.warning("listing the models of %s failed: %s", provider.name, reason)
         status.available, status.reason, status.checked_at = False, reason, datetime.now(UTC)
-        self._refreshed[provider.name].set()
