@@ -305,7 +305,8 @@ class Generation:
 
     def _release(self) -> None:
         """A finished reply stays readable for a while (resume, idempotent retries): it keeps its outcome
-        and its compacted log, and lets go of the rest -- one str per token, the request's history."""
+        and its compacted log, and lets go of the rest -- one str per token (answer and reasoning), the
+        request's history."""
         assert self.outcome is not None
         text_of = getattr(self.log, "text_of", None)
         joined = text_of(Delta) if text_of is not None else None
@@ -313,6 +314,10 @@ class Generation:
             self.outcome.text = joined  # one copy of the text, shared with the log
         self._deltas = len(self._parts)
         self._parts = [self.outcome.text] if self.outcome.text else []
+        thoughts = text_of(Reasoning) if text_of is not None else None
+        if thoughts is not None and thoughts == self.outcome.reasoning:
+            self.outcome.reasoning = thoughts
+        self._thoughts = [self.outcome.reasoning] if self.outcome.reasoning else []
         self.request = GenerationRequest(self.request.model, [])
         self._timers.clear()
 
