@@ -46,5 +46,6 @@ def test_the_top_level_surface():
         "encoders",
         "cli",
         "logs",
+        "extras",
     }
     assert public <= set(rillchat.__all__), public - set(rillchat.__all__)
