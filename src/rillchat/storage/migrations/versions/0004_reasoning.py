@@ -1,7 +1,7 @@
 """reasoning: what a reasoning model thought, kept apart from the answer (issue 14)
 
 Revision ID: 0004_reasoning
-Revises: 0016_export_order
+Revises: 0016_search_vector
 Create Date: 2026-11-30
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_reasoning"
-down_revision = "0016_export_order"
+down_revision = "0016_search_vector"
 branch_labels = None
 depends_on = None
 
