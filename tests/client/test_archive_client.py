@@ -42,3 +42,14 @@ async def test_search_export_and_import_with_the_async_client(server):
         chunks = [chunk async for chunk in client.conversations.export()]
         assert orjson.loads(b"".join(chunks))["conversations"][0]["title"] == "Fish"
         assert (await client.conversations.get(result.conversations[0][0])).temperature is None
+
+
+def test_conversation_settings_through_the_client(server):
+    with Client(server) as client:
+        created = client.conversations.create("Tuned", model="fake-chat", temperature=0.0)
+        assert (created.model, created.instructions, created.temperature) == ("fake-chat", None, 0.0)
+        changed = client.conversations.update(created.id, instructions="Be brief.")
+        assert (changed.model, changed.instructions, changed.temperature) == ("fake-chat", "Be brief.", 0.0)
+        reset = client.conversations.update(created.id, model=None, temperature=None)
+        assert (reset.model, reset.instructions, reset.temperature) == (None, "Be brief.", None)
+        assert client.conversations.update(created.id, title="Renamed").title == "Renamed"

@@ -34,6 +34,7 @@ from rillchat.client._errors import (
     ValidationError,
 )
 from rillchat.client._models import (
+    NOT_GIVEN,
     ChatResult,
     Conversation,
     ConversationPage,
@@ -41,6 +42,7 @@ from rillchat.client._models import (
     Message,
     MessageInput,
     ModelInfo,
+    NotGiven,
     SearchPage,
     SearchResult,
     StopResult,
@@ -61,6 +63,7 @@ from rillchat.events import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "NOT_GIVEN",
     "AsyncClient",
     "AsyncConversations",
     "AsyncReply",
@@ -83,6 +86,7 @@ __all__ = [
     "MessageInput",
     "ModelInfo",
     "NotFoundError",
+    "NotGiven",
     "Queued",
     "RateLimitedError",
     "Reasoning",

@@ -348,3 +348,18 @@ class ImportResult:
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> ImportResult:
         return cls(tuple((str(c["id"]), str(c.get("title") or "")) for c in data.get("conversations") or ()))
+
+
+class NotGiven:
+    """ "Leave this as it is": a setting passed as ``None`` goes back to the server's default instead."""
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN = NotGiven()
+
+
+def settings_body(**fields: object) -> dict[str, object]:
+    """The fields given (``None`` included), leaving out ``NOT_GIVEN`` ones."""
+    return {name: value for name, value in fields.items() if not isinstance(value, NotGiven)}

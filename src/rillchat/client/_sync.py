@@ -14,15 +14,18 @@ from httpx_sse import ServerSentEvent
 from rillchat._version import __version__
 from rillchat.client._errors import ReplyFailedError, RillchatConnectionError, error_from_response
 from rillchat.client._models import (
+    NOT_GIVEN,
     ChatResult,
     Conversation,
     ConversationPage,
     ImportResult,
     MessageInput,
     ModelInfo,
+    NotGiven,
     SearchPage,
     StopResult,
     chat_body,
+    settings_body,
 )
 from rillchat.client._sse import REPLY_ID_HEADER, STREAM_ENDED, ReplyState, iter_sse
 from rillchat.events import Delta, ErrorEvent, Event, Finish, ReplyStatus, Start, Usage
@@ -240,9 +243,33 @@ class Conversations:
             params["cursor"] = cursor
         return ConversationPage.from_wire(self._client._json("GET", "/api/conversations", params=params))
 
-    def create(self, title: str | None = None) -> Conversation:
-        body = {"title": title} if title is not None else {}
+    def create(
+        self,
+        title: str | None = None,
+        *,
+        model: str | NotGiven | None = NOT_GIVEN,
+        instructions: str | NotGiven | None = NOT_GIVEN,
+        temperature: float | NotGiven | None = NOT_GIVEN,
+    ) -> Conversation:
+        """A new conversation; the settings given are remembered for its replies."""
+        body = settings_body(model=model, instructions=instructions, temperature=temperature)
+        if title is not None:
+            body["title"] = title
         return Conversation.from_wire(self._client._json("POST", "/api/conversations", json=body))
+
+    def update(
+        self,
+        conversation_id: str,
+        *,
+        title: str | NotGiven = NOT_GIVEN,
+        model: str | NotGiven | None = NOT_GIVEN,
+        instructions: str | NotGiven | None = NOT_GIVEN,
+        temperature: float | NotGiven | None = NOT_GIVEN,
+    ) -> Conversation:
+        """Change what is given; a setting given as ``None`` goes back to the server's default."""
+        body = settings_body(title=title, model=model, instructions=instructions, temperature=temperature)
+        path = f"/api/conversations/{conversation_id}"
+        return Conversation.from_wire(self._client._json("PATCH", path, json=body))
 
     def get(self, conversation_id: str) -> Conversation:
         """The conversation with its messages."""
