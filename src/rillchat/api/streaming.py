@@ -13,8 +13,9 @@ error with its status, nothing streamed yet), the client left (the hub decides w
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Protocol
+import contextvars
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from typing import Any, Protocol
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -24,6 +25,7 @@ from rillchat.encoders.sse import KEEPALIVE, SSE_HEADERS
 from rillchat.encoders.text import TEXT_HEADERS
 from rillchat.errors import RillchatError
 from rillchat.events import Event, Finish, ReplyStatus
+from rillchat.streams.eventlog import Batch
 from rillchat.streams.hub import Hub
 from rillchat.streams.replies import AnyReply
 
@@ -108,24 +110,99 @@ class ReplyStreamResponse(Response):
                 await send_error(send, exc, self.common_headers)
                 return
         await send({"type": "http.response.start", "status": 200, "headers": self.extra_headers})
-        sse = self.sse
-        frames = self.frames
-        last = None
-        async for batch in self.generation.log.follow(self.after, self.keepalive):
-            if frames is not None:
-                body = frames.encode(batch.events) if batch.events else KEEPALIVE
-            elif sse:
-                body = batch.sse() if batch.events else KEEPALIVE
-            else:
-                body = batch.text()
-                if batch.events:
-                    last = batch.events[-1]
-                if not body:
-                    continue
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-        if not sse and type(last) is Finish and last.status is ReplyStatus.FAILED:
+        writer = _DirectWriter(send, self._encode)
+        async for batch in self.generation.log.follow(self.after, self.keepalive, writer):
+            await writer.settle()
+            if batch.events:
+                writer.last = batch.events[-1]
+            body = self._encode(batch)
+            if body:
+                await send({"type": "http.response.body", "body": body, "more_body": True})
+        await writer.settle()
+        last = writer.last
+        if not self.sse and type(last) is Finish and last.status is ReplyStatus.FAILED:
             raise ReplyAborted(self.generation.id)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _encode(self, batch: Batch) -> bytes:
+        """The batch in this response's format; an empty batch is a keep-alive (plain text has none)."""
+        if not self.sse:
+            return batch.text()
+        if not batch.events:
+            return KEEPALIVE
+        return self.frames.encode(batch.events) if self.frames is not None else batch.sse()
+
+
+class _DirectWriter:
+    """Writes a caught-up reader's new events from the appender's task, without waking the reader's task.
+
+    ``send`` is a coroutine function; uvicorn's completes without suspending unless the socket's buffer is
+    full (it then waits for it to drain). So it is stepped by hand: done at once, the write is made and
+    the reader stays caught up; suspended, the rest of that write is left to the reader's task
+    (``settle``), which reads on from the log from then on. Runs in the reader's context (request id)."""
+
+    __slots__ = ("_context", "_encode", "_error", "_pending", "_send", "last")
+
+    def __init__(self, send: Send, encode: Callable[[Batch], bytes]) -> None:
+        self._send = send
+        self._encode = encode
+        self._context = contextvars.copy_context()
+        self._pending: Awaitable[None] | None = None
+        self._error: BaseException | None = None
+        self.last: object = None
+
+    def __call__(self, batch: Batch) -> bool:
+        self.last = batch.events[-1]
+        body = self._encode(batch)
+        if not body:
+            return True
+        write = self._send({"type": "http.response.body", "body": body, "more_body": True})
+        if not isinstance(write, Coroutine):  # some other awaitable: the reader's task awaits it
+            self._pending = write
+            return False
+        try:
+            blocked_on = self._context.run(write.send, None)
+        except StopIteration:
+            return True
+        except BaseException as exc:  # handed to the reader's task, which fails with it
+            self._error = exc
+            return False
+        self._pending = _Resumed(write, blocked_on)
+        return False
+
+    async def settle(self) -> None:
+        """Finish a write that could not complete at once (or raise what it failed with)."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            await pending
+        if self._error is not None:
+            raise self._error
+
+
+class _Resumed:
+    """Awaiting this runs the rest of a coroutine that was started by hand and suspended on ``blocked_on``."""
+
+    __slots__ = ("_blocked_on", "_coroutine")
+
+    def __init__(self, coroutine: Coroutine[Any, Any, None], blocked_on: Any) -> None:
+        self._coroutine = coroutine
+        self._blocked_on = blocked_on
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coroutine, blocked_on = self._coroutine, self._blocked_on
+        while True:
+            try:
+                yield blocked_on
+            except BaseException as exc:  # cancelled while it waits: the coroutine gets to clean up
+                try:
+                    blocked_on = coroutine.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                blocked_on = coroutine.send(None)
+            except StopIteration:
+                return
 
 
 async def _client_gone(receive: Receive) -> None:

@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from array import array
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, get_args
 
 from rillchat.encoders.sse import encode_event, encode_frame
 from rillchat.encoders.text import encode_text
 from rillchat.events import Event
 
-__all__ = ["TEXT_KINDS", "Batch", "CompactLog", "EventLog", "MemoryEventLog"]
+__all__ = ["TEXT_KINDS", "Batch", "CompactLog", "Direct", "EventLog", "MemoryEventLog", "Readers", "follow_log"]
 
 
 def _text_kinds() -> tuple[type[Any], ...]:
@@ -76,13 +76,118 @@ class EventLog(Protocol):
 
     async def close(self) -> None: ...
 
-    def follow(self, after: int, keepalive: float) -> AsyncIterator[Batch]:
+    def follow(self, after: int, keepalive: float, direct: Direct | None = None) -> AsyncIterator[Batch]:
         """Batches of events after ``after`` until the log is closed and read to its end.
 
         An empty batch means ``keepalive`` seconds passed with nothing new. Events that arrive while a
         reader is busy come together in its next batch, so a fast stream costs one write per loop turn.
+
+        ``direct``: while the reader is caught up, new events are handed to this callback by whoever
+        appends them, instead of waking the reader's task: one task switch per token instead of two. It
+        returns False once it cannot go on that way (a full socket buffer, an error); the reader's task
+        then wakes up and reads on from the log.
         """
         ...
+
+
+Direct = Callable[[Batch], bool]
+
+
+class _DirectReader:
+    """A caught-up reader written to by the appender; ``position`` is the last event it was given."""
+
+    __slots__ = ("direct", "position", "waiter")
+
+    def __init__(self, direct: Direct, waiter: asyncio.Future[None], position: int) -> None:
+        self.direct = direct
+        self.waiter = waiter
+        self.position = position
+
+
+class Readers:
+    """The readers of one log waiting for its next events: woken (a task switch each), or written to."""
+
+    __slots__ = ("direct", "waiters")
+
+    def __init__(self) -> None:
+        self.waiters: list[asyncio.Future[None]] = []
+        self.direct: list[_DirectReader] = []
+
+    def published(self, batch: Batch) -> None:
+        if self.direct:
+            for reader in list(self.direct):
+                if reader.position != batch.first - 1:
+                    continue  # cannot happen: readers register caught up and get every batch since
+                reader.position = batch.last_seq
+                try:
+                    keep = reader.direct(batch)
+                except Exception:
+                    keep = False
+                if not keep:
+                    self.direct.remove(reader)
+                    _resolve(reader.waiter)
+        self.wake()
+
+    def wake(self) -> None:
+        if self.waiters:
+            waiters, self.waiters = self.waiters, []
+            for waiter in waiters:
+                _resolve(waiter)
+
+    def wake_all(self) -> None:
+        self.wake()
+        readers, self.direct = self.direct, []
+        for reader in readers:
+            _resolve(reader.waiter)
+
+    async def wait(self, after: int, keepalive: float, direct: Direct | None) -> int:
+        """Until there is news after ``after``, or ``keepalive`` seconds passed; returns the position the
+        reader is at then (further than ``after`` if it was written to directly meanwhile)."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        reader = None
+        if direct is not None:
+            reader = _DirectReader(direct, waiter, after)
+            self.direct.append(reader)
+        else:
+            self.waiters.append(waiter)
+        timer = loop.call_later(keepalive, _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if reader is not None and reader in self.direct:
+                self.direct.remove(reader)
+        return reader.position if reader is not None else after
+
+
+async def follow_log(log: _Followable, after: int, keepalive: float, direct: Direct | None) -> AsyncIterator[Batch]:
+    """The reading loop of every log: what is there, then wait (or be written to), until the end."""
+    while True:
+        batch = log.batch_after(after)
+        if batch is not None:
+            after = batch.last_seq
+            yield batch
+            continue
+        if log.ended:
+            return
+        position = await log.readers.wait(after, keepalive, direct)
+        if position != after:  # written to directly meanwhile: that was activity, no keep-alive due
+            after = position
+        elif after == log.last_seq and not log.ended:
+            yield Batch(after + 1, ())
+
+
+class _Followable(Protocol):
+    readers: Readers
+
+    @property
+    def ended(self) -> bool: ...
+
+    @property
+    def last_seq(self) -> int: ...
+
+    def batch_after(self, after: int) -> Batch | None: ...
 
 
 class CompactLog:
@@ -144,16 +249,20 @@ class CompactLog:
 
 
 class MemoryEventLog:
-    __slots__ = ("_closed", "_compact", "_events", "_waiters")
+    __slots__ = ("_closed", "_compact", "_events", "readers")
 
     def __init__(self) -> None:
         self._events: list[Event] | None = []
         self._compact: CompactLog | None = None
-        self._waiters: list[asyncio.Future[None]] = []
+        self.readers = Readers()
         self._closed = False
 
     @property
     def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def ended(self) -> bool:
         return self._closed
 
     @property
@@ -174,14 +283,16 @@ class MemoryEventLog:
         if self._closed or self._events is None:
             raise RuntimeError("append to a closed event log")
         self._events.append(event)
-        self._wake()
-        return len(self._events)
+        seq = len(self._events)
+        self.readers.published(Batch(seq, (event,)))
+        return seq
 
     def _publish(self, events: list[Event]) -> None:
         """Make events visible to readers (subclasses may hold them back until they are durable)."""
         assert self._events is not None
+        first = len(self._events) + 1
         self._events.extend(events)
-        self._wake()
+        self.readers.published(Batch(first, events))
 
     async def close(self) -> None:
         self.close_nowait()
@@ -191,40 +302,18 @@ class MemoryEventLog:
             self._compact = CompactLog(self._events)
             self._events = None
         self._closed = True
-        self._wake()
+        self.readers.wake_all()
 
-    def _wake(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+    def batch_after(self, after: int) -> Batch | None:
+        events = self._events
+        if events is None:
+            assert self._compact is not None
+            rest = self._compact.events_after(after)
+            return Batch(after + 1, rest) if rest else None
+        return Batch(after + 1, events[after:]) if after < len(events) else None
 
-    async def follow(self, after: int, keepalive: float) -> AsyncIterator[Batch]:
-        loop = asyncio.get_running_loop()
-        while True:
-            events = self._events
-            if events is None:
-                assert self._compact is not None
-                rest = self._compact.events_after(after)
-                if rest:
-                    yield Batch(after + 1, rest)
-                return
-            if after < len(events):
-                batch = Batch(after + 1, events[after:])
-                after = len(events)
-                yield batch
-                continue
-            if self._closed:
-                return
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiters.append(waiter)
-            timer = loop.call_later(keepalive, _resolve, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-            if after == self.last_seq and not self._closed:
-                yield Batch(after + 1, ())
+    def follow(self, after: int, keepalive: float, direct: Direct | None = None) -> AsyncIterator[Batch]:
+        return follow_log(self, after, keepalive, direct)
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -22,7 +22,7 @@ import orjson
 from redis.asyncio import Redis
 
 from rillchat.events import Event, Finish, event_from_wire
-from rillchat.streams.eventlog import Batch, MemoryEventLog
+from rillchat.streams.eventlog import Batch, Direct, MemoryEventLog, Readers, follow_log
 
 __all__ = ["RedisEventLog", "RedisLogReader", "RedisWriter", "log_key", "read_entries"]
 
@@ -193,7 +193,7 @@ class RedisLogReader:
         self._events: list[Event] = []
         self._wire: list[bytes] = []
         self._ended = False  # read to the finish, or the stream is gone
-        self._waiters: list[asyncio.Future[None]] = []
+        self.readers = Readers()
         self._followers = 0
         self._reader: asyncio.Task[None] | None = None
 
@@ -230,28 +230,20 @@ class RedisLogReader:
     async def close(self) -> None:
         self._closed = True
 
-    async def follow(self, after: int, keepalive: float) -> AsyncIterator[Batch]:
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def batch_after(self, after: int) -> Batch | None:
+        if after < len(self._events):
+            return Batch(after + 1, self._events[after:], self._wire[after:])
+        return None
+
+    async def follow(self, after: int, keepalive: float, direct: Direct | None = None) -> AsyncIterator[Batch]:
         self._joined()
         try:
-            loop = asyncio.get_running_loop()
-            events = self._events
-            while True:
-                if after < len(events):
-                    batch = Batch(after + 1, events[after:], self._wire[after:])
-                    after = len(events)
-                    yield batch
-                    continue
-                if self._ended:
-                    return
-                waiter: asyncio.Future[None] = loop.create_future()
-                self._waiters.append(waiter)
-                timer = loop.call_later(keepalive, _resolve, waiter)
-                try:
-                    await waiter
-                finally:
-                    timer.cancel()
-                if after == len(events) and not self._ended:
-                    yield Batch(after + 1, ())
+            async for batch in follow_log(self, after, keepalive, direct):
+                yield batch
         finally:
             self._left()
 
@@ -280,27 +272,16 @@ class RedisLogReader:
                     if not await self._redis.exists(self._key):
                         self._ended = True  # expired without a finish: it was cut off
                     continue
-                _first, events, wire = _decode(response[0][1])
+                first, events, wire = _decode(response[0][1])
                 self._events.extend(events)
                 self._wire.extend(wire)
                 if type(events[-1]) is Finish:
                     self._ended = self._closed = True
-                self._wake()
+                self.readers.published(Batch(first, events, wire))
         except asyncio.CancelledError:
             raise
         except Exception:
             logger.warning("reading the events of reply %s from Redis failed", self.reply_id, exc_info=True)
             self._ended = True
         finally:
-            self._wake()
-
-    def _wake(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+            self.readers.wake_all()
