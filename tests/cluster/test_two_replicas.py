@@ -162,3 +162,24 @@ def test_a_follower_on_b_keeps_a_reply_on_a_alive_past_the_grace_period(replicas
     assert rest[-1].data["status"] == "completed"
     assert text_of(seen + rest) == expected_text(fake_openai.scenario)
     assert fake_openai.stats.streams_disconnected == 0
+
+
+def test_reasoning_started_on_a_resumes_on_b_mid_thought_from_every_event_id(replicas, client, fake_openai):
+    a, b = replicas
+    fake_openai.scenario = Scenario(tokens=5, reasoning=8, reasoning_form="reasoning_text", pause_at_reasoning=4)
+    conversation_id = client.post(f"{a}/api/conversations", json={}).json()["id"]
+    seen = read_some(client, "POST", f"{a}/api/chat/stream", 5, json=body(conversation_id))  # start + 4 thoughts
+    reply_id = seen[0].data["replyId"]
+    wait_until(lambda: fake_openai.paused == 1, what="the model paused mid-thought")
+    for after in range(len(seen)):
+        rest = read_some(
+            client, "GET", f"{b}/api/streams/{reply_id}", len(seen) - after, headers={"last-event-id": str(after)}
+        )
+        assert [(e.id, e.event, e.data) for e in rest] == [(e.id, e.event, e.data) for e in seen[after:]]
+    fake_openai.release()
+    full = sse_events(client, "GET", f"{b}/api/streams/{reply_id}")
+    assert "".join(e.data["text"] for e in full if e.event == "reasoning") == "".join(f"think{i} " for i in range(8))
+    assert text_of(full) == expected_text(fake_openai.scenario)
+    stored = client.get(f"{b}/api/conversations/{conversation_id}").json()["messages"][-1]
+    assert stored["reasoning"] == "".join(f"think{i} " for i in range(8))
+    assert stored["reasoningSeconds"] == full[-1].data["reasoningSeconds"]
