@@ -88,6 +88,28 @@ async def test_a_reused_client_request_id_is_refused_and_found(repo):
     assert len((await repo.get_conversation(b.id, None)).messages) == 0, "the refused turn left nothing behind"
 
 
+async def test_request_ids_are_per_owner(repo):
+    """Issue 11: bob's use of an id neither blocks alice's nor is found by her; keys-off ids stay unique."""
+    mine = await repo.create_conversation("alice")
+    theirs = await repo.create_conversation("bob")
+    bob = await _turn(repo, theirs.id, "q", owner="bob", client_request_id="shared", reply_id="rep_bob")
+    assert await repo.find_reply(client_request_id="shared", owner="alice") is None
+    alice = await _turn(repo, mine.id, "q", owner="alice", client_request_id="shared", reply_id="rep_alice")
+    found_alice = await repo.find_reply(client_request_id="shared", owner="alice")
+    found_bob = await repo.find_reply(client_request_id="shared", owner="bob")
+    assert found_alice is not None and found_alice.id == alice.assistant_message_id
+    assert found_bob is not None and found_bob.id == bob.assistant_message_id
+    await _finish(repo, alice.assistant_message_id, "x")
+    other = await repo.create_conversation("alice")
+    with pytest.raises(Conflict) as caught:
+        await _turn(repo, other.id, "q", owner="alice", client_request_id="shared", reply_id="rep_again")
+    assert caught.value.code == "duplicate_request"
+    open_a, open_b = await repo.create_conversation(None), await repo.create_conversation(None)
+    await _turn(repo, open_a.id, "q", client_request_id="keys-off", reply_id="rep_off")
+    with pytest.raises(Conflict):
+        await _turn(repo, open_b.id, "q", client_request_id="keys-off", reply_id="rep_off2")
+
+
 async def test_replace_from_a_user_message_drops_it_and_everything_after(repo):
     conversation = await repo.create_conversation(None)
     first = await _turn(repo, conversation.id, "q1")

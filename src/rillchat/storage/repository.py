@@ -484,6 +484,7 @@ class Repository:
                         model=model,
                         reply_id=reply_id,
                         client_request_id=client_request_id,
+                        request_owner=owner or "",
                         created_at=now,
                         updated_at=now,
                     )
@@ -540,13 +541,14 @@ class Repository:
             )
 
     async def find_reply(
-        self, *, reply_id: str | None = None, client_request_id: str | None = None
+        self, *, reply_id: str | None = None, client_request_id: str | None = None, owner: str | None = None
     ) -> MessageRecord | None:
+        """By reply id, or by ``client_request_id``, which names a reply only among ``owner``'s requests."""
         query = select(Message).where(Message.role == "assistant")
         if reply_id is not None:
             query = query.where(Message.reply_id == reply_id)
         if client_request_id is not None:
-            query = query.where(Message.client_request_id == client_request_id)
+            query = query.where(Message.request_owner == (owner or ""), Message.client_request_id == client_request_id)
         async with self.sessions() as session:
             row = (await session.scalars(query.limit(1))).first()
         return MessageRecord.of(row) if row else None

@@ -84,8 +84,13 @@ class Message(Base):
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
     reply_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    client_request_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    client_request_id: Mapped[str | None] = mapped_column(String(200))
+    # The key owner that sent ``client_request_id`` ('' when keys are off): request ids are unique per owner.
+    request_owner: Mapped[str] = mapped_column(String(128), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
-    __table_args__ = (Index("ix_messages_conversation_position", "conversation_id", "position"),)
+    __table_args__ = (
+        Index("ix_messages_conversation_position", "conversation_id", "position"),
+        Index("ux_messages_request_owner_client_request_id", "request_owner", "client_request_id", unique=True),
+    )

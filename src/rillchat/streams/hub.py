@@ -40,8 +40,9 @@ class Hub:
         self._live: dict[str, Generation] = {}
         self._followers: dict[str, int] = {}
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
-        self._by_request: dict[str, str] = {}
-        self._expiring: deque[tuple[float, str, str | None]] = deque()
+        # Request ids are per owner (issue 11): (owner, clientRequestId) -> reply id.
+        self._by_request: dict[tuple[str | None, str], str] = {}
+        self._expiring: deque[tuple[float, str, tuple[str | None, str] | None]] = deque()
         self._expiry_timer: asyncio.TimerHandle | None = None
         self.observers: list[Callable[[Generation], None]] = []
         # Set by the cluster when replicas share Redis: readers of this replica's replies on other
@@ -60,17 +61,18 @@ class Hub:
     def add(self, generation: Generation, client_request_id: str | None = None) -> None:
         self._live[generation.id] = generation
         if client_request_id:
-            self._by_request[client_request_id] = generation.id
+            self._by_request[(generation.owner, client_request_id)] = generation.id
         task = generation.begin()
-        task.add_done_callback(lambda _: self._finished(generation, client_request_id))
+        request_key = (generation.owner, client_request_id) if client_request_id else None
+        task.add_done_callback(lambda _: self._finished(generation, request_key))
         for observe in self.observers:
             observe(generation)
 
     def get(self, reply_id: str) -> Generation | None:
         return self._live.get(reply_id)
 
-    def get_by_request(self, client_request_id: str) -> Generation | None:
-        reply_id = self._by_request.get(client_request_id)
+    def get_by_request(self, owner: str | None, client_request_id: str) -> Generation | None:
+        reply_id = self._by_request.get((owner, client_request_id))
         return self._live.get(reply_id) if reply_id else None
 
     def _spawn(self, coroutine: Awaitable[None]) -> None:
@@ -137,12 +139,12 @@ class Hub:
         else:
             generation.interrupt()
 
-    def _finished(self, generation: Generation, client_request_id: str | None) -> None:
+    def _finished(self, generation: Generation, request_key: tuple[str | None, str] | None) -> None:
         timer = self._grace_timers.pop(generation.id, None)
         if timer is not None:
             timer.cancel()
         loop = asyncio.get_running_loop()
-        self._expiring.append((loop.time() + self.ttl_seconds, generation.id, client_request_id))
+        self._expiring.append((loop.time() + self.ttl_seconds, generation.id, request_key))
         if self._expiry_timer is None:
             self._expiry_timer = loop.call_later(self.ttl_seconds, self._expire)
 
@@ -153,15 +155,15 @@ class Hub:
         now = loop.time()
         expiring = self._expiring
         while expiring and expiring[0][0] <= now:
-            _, reply_id, client_request_id = expiring.popleft()
-            self._forget(reply_id, client_request_id)
+            _, reply_id, request_key = expiring.popleft()
+            self._forget(reply_id, request_key)
         self._expiry_timer = loop.call_at(expiring[0][0], self._expire) if expiring else None
 
-    def _forget(self, reply_id: str, client_request_id: str | None) -> None:
+    def _forget(self, reply_id: str, request_key: tuple[str | None, str] | None) -> None:
         self._live.pop(reply_id, None)
         self._followers.pop(reply_id, None)
-        if client_request_id and self._by_request.get(client_request_id) == reply_id:
-            del self._by_request[client_request_id]
+        if request_key is not None and self._by_request.get(request_key) == reply_id:
+            del self._by_request[request_key]
 
     async def shutdown(self, deadline_seconds: float) -> None:
         """Let running replies finish for up to ``deadline_seconds``, then interrupt the rest."""

@@ -218,14 +218,14 @@ class ReplyService:
         raise Conflict("this clientRequestId is taken by a reply that could not be found", code="duplicate_request")
 
     async def _existing(self, client_request_id: str, owner: str | None) -> AnyReply | None:
-        live = self.hub.get_by_request(client_request_id)
-        if live is not None and live.owner == owner:
+        live = self.hub.get_by_request(owner, client_request_id)
+        if live is not None:
             return live
         if self.cluster is not None:
             claimed_by = await self.cluster.request_reply(owner, client_request_id)
             if claimed_by is not None and (found := await self.find(claimed_by, owner)) is not None:
                 return found
-        stored = await self.repository.find_reply(client_request_id=client_request_id)
+        stored = await self.repository.find_reply(client_request_id=client_request_id, owner=owner)
         if stored is None or stored.reply_id is None:
             return None
         return await self.find(stored.reply_id, owner)
