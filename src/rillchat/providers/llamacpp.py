@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import importlib.util
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from rillchat.errors import RequestError, UpstreamUnavailable
 from rillchat.events import Delta, Finish, FinishReason, Queued, ReplyStatus, Usage
 from rillchat.providers._turns import TurnQueue
-from rillchat.providers.base import ChatMessage, GenerationRequest, ProviderEvent, ProviderStream
+from rillchat.providers.base import GenerationRequest, ProviderEvent, ProviderStream
 
 __all__ = ["LocalModelProvider", "bundled_model_path"]
 
@@ -59,31 +60,85 @@ class LocalModel:
             bos_token=self.llama.detokenize([bos_id], special=True).decode() if bos_id >= 0 else "",
         )
 
-    def prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
-        prompt = self._formatter(messages=messages).prompt  # type: ignore[arg-type]
-        return self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
+    def frame(self, messages: list[dict[str, str]]) -> list[str | int]:
+        """The chat template's text around the messages: template text, then a message's index, and so on.
+
+        The template is rendered with a placeholder for each message's content, so that only the
+        template's own text can hold special tokens (``<|im_start|>``...); message text is tokenized on
+        its own, as plain text (issue 11, finding 8: a forged ``<|im_end|>`` must stay text).
+        """
+        placeholders = [{"role": m["role"], "content": f"\x1e{i}\x1e"} for i, m in enumerate(messages)]
+        rendered = self._formatter(messages=placeholders).prompt  # type: ignore[arg-type]
+        parts = _PLACEHOLDER.split(rendered)
+        return [part if i % 2 == 0 else int(part) for i, part in enumerate(parts)]
+
+    def template_tokens(self, text: str) -> list[int]:
+        return self.llama.tokenize(text.encode(), add_bos=False, special=True) if text else []
+
+    def text_tokens(self, text: str) -> list[int]:
+        return self.llama.tokenize(text.encode(), add_bos=False, special=False) if text else []
 
     def is_end(self, token: int) -> bool:
         return token in self._end_tokens
 
 
+_PLACEHOLDER = re.compile("\x1e([0-9]+)\x1e")
+
+
 def _fit_messages(model: LocalModel, request: GenerationRequest) -> tuple[list[int], int]:
-    """Prompt tokens and the output budget, dropping the oldest history until both fit the context."""
+    """Prompt tokens and the output budget, dropping the oldest history until both fit the context.
+
+    Runs in a worker thread. Each message is tokenized at most once, newest first, and only until the
+    context is full: a long history costs what fits in the context, not what was sent (issue 11,
+    finding 1: re-tokenizing everything per dropped message froze the server for seconds).
+    """
     system = [{"role": "system", "content": request.instructions}] if request.instructions else []
-    history: list[ChatMessage] = list(request.messages)
+    history = [{"role": m.role, "content": m.content} for m in request.messages]
     min_output = min(request.max_output_tokens, 64)
+    room = model.context_tokens - min_output
+    cache: dict[int, list[int]] = {}  # index in ``history`` -> its content's tokens
+
+    def content_tokens(index: int) -> list[int]:
+        if index not in cache:
+            cache[index] = model.text_tokens(history[index]["content"])
+        return cache[index]
+
+    # Newest first: how many of the latest messages fit, counting each one's template text as well.
+    frame = model.frame(system + history)
+    offset = len(system)
+    before: dict[int, int] = {}  # message index -> tokens of the template text just before it
+    for i, part in enumerate(frame):
+        if isinstance(part, int) and i > 0 and isinstance(frame[i - 1], str):
+            before[part] = len(model.template_tokens(frame[i - 1]))  # type: ignore[arg-type]
+    fixed = sum(before.get(i, 0) + len(model.text_tokens(system[i]["content"])) for i in range(offset))
+    fixed += len(model.template_tokens(frame[-1])) if frame and isinstance(frame[-1], str) else 0
+    used, first = fixed, len(history)
+    while first > 0:
+        cost = before.get(offset + first - 1, 0) + len(content_tokens(first - 1))
+        if used + cost > room and first < len(history):
+            break
+        used += cost
+        first -= 1
+    # Assemble from the kept messages; the template may frame them differently once the oldest are gone.
     while True:
-        messages = system + [{"role": m.role, "content": m.content} for m in history]
-        tokens = model.prompt_tokens(messages)
-        room = model.context_tokens - len(tokens)
-        if room >= min_output:
-            return tokens, min(request.max_output_tokens, room)
-        if len(history) <= 1:
+        kept = history[first:]
+        tokens: list[int] = []
+        for part in model.frame(system + kept):
+            if isinstance(part, str):
+                tokens += model.template_tokens(part)
+            elif part < offset:
+                tokens += model.text_tokens(system[part]["content"])
+            else:
+                tokens += content_tokens(first + part - offset)
+        left = model.context_tokens - len(tokens)
+        if left >= min_output:
+            return tokens, min(request.max_output_tokens, left)
+        if first >= len(history) - 1:
             raise RequestError(
                 f"the message is too long for the embedded model's {model.context_tokens}-token context",
                 code="context_length_exceeded",
             )
-        history.pop(0)
+        first += 1
 
 
 class LocalModelProvider:
@@ -119,7 +174,7 @@ class LocalModelProvider:
 
     async def open(self, request: GenerationRequest) -> ProviderStream:
         model = await self.load()
-        prompt, budget = _fit_messages(model, request)
+        prompt, budget = await asyncio.to_thread(_fit_messages, model, request)
         return self._events(model, prompt, budget, request.temperature)
 
     async def _events(
