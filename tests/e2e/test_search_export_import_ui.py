@@ -60,7 +60,9 @@ def test_find_by_a_word_from_the_middle_export_and_import_into_a_fresh_server(
     expect(page.locator("[data-testid=conversation-item]")).to_have_count(3)
 
     box = page.get_by_test_id("search-input")
-    box.fill("riverb")  # a word from the middle of the conversation, still being typed
+    page.keyboard.press("Control+K")  # from the message box, where the page starts
+    expect(box).to_be_focused()
+    page.keyboard.type("riverb")  # a word from the middle of the conversation, still being typed
     results = page.get_by_test_id("search-result")
     expect(results).to_have_count(1)
     expect(results.first).to_contain_text("Animals")
@@ -108,6 +110,25 @@ def test_find_by_a_word_from_the_middle_export_and_import_into_a_fresh_server(
     assert _messages_of(page) == [m["content"] for m in CORPUS[0]["messages"]]
     page.get_by_test_id("search-input").fill("riverbank")
     expect(page.get_by_test_id("search-result")).to_have_count(1)
+
+
+def test_search_results_page_on_with_the_arrow_keys(page: Page, app: str, api: httpx.Client):
+    many = [conversation(f"Note {i:02d}", f"shared marmalade recipe number {i}", day=(i % 28) + 1) for i in range(25)]
+    api.post("/api/conversations/import", json=export_file(many)).raise_for_status()
+    open_chat(page, app)
+    box = page.get_by_test_id("search-input")
+    box.fill("marmalade")
+    results = page.get_by_test_id("search-result")
+    expect(results).to_have_count(20)
+    expect(page.get_by_test_id("search-status")).to_have_text("20+ conversations found")
+    for _ in range(20):
+        box.press("ArrowDown")
+    expect(results.nth(19)).to_have_attribute("aria-selected", "true")
+    box.press("ArrowDown")  # past the last: the next page comes
+    expect(results).to_have_count(25)
+    expect(page.get_by_test_id("search-status")).to_have_text("25 conversations found")
+    box.press("ArrowDown")
+    expect(results.nth(20)).to_have_attribute("aria-selected", "true")
 
 
 def test_a_broken_file_imports_nothing_and_says_why(page: Page, app: str, api: httpx.Client, tmp_path: Path):

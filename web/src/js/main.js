@@ -131,6 +131,17 @@ function start() {
     },
   });
   keepTimesFresh($("#messages"));
+  // Ctrl+K / ⌘K: to the search box from anywhere, showing the sidebar if it is collapsed or closed.
+  document.addEventListener("keydown", (e) => {
+    if (e.key.toLowerCase() !== "k" || !(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey) return;
+    e.preventDefault();
+    sidebar.showForSearch();
+    const box = $("#search-input");
+    requestAnimationFrame(() => {
+      box.focus();
+      box.select();
+    });
+  });
 
   $("[data-testid=header-new-chat]").addEventListener("click", () => chat.newConversation());
   // Skip links: to the list (showing the sidebar if it is hidden) and to the composer, focus included.

@@ -1,6 +1,7 @@
 // Search across conversations from the sidebar: results as you type (debounced; a newer query cancels
 // the one in flight), the hits highlighted, arrow keys moving through the results while the focus stays
-// in the box (the ARIA combobox pattern), Enter opening one, Esc clearing the search.
+// in the box (the ARIA combobox pattern; past the last one, the next page), Enter opening one, Esc
+// clearing the search. Ctrl+K (⌘K) goes to the box from anywhere (main.js).
 import { api } from "./api.js";
 import { h } from "./dom.js";
 
@@ -120,6 +121,11 @@ export class Search {
       return;
     }
     if (!this.hits.length) return;
+    if (e.key === "ArrowDown" && this.active === this.hits.length - 1 && this.cursor) {
+      e.preventDefault();
+      this.run(this.query, { more: true }); // past the last result: the next page, the selection stays
+      return;
+    }
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       e.preventDefault();
       const step = e.key === "ArrowDown" ? 1 : -1;

@@ -99,6 +99,18 @@ export class Sidebar {
     this.toggle.title = shown ? "Hide conversations" : "Show conversations";
   }
 
+  /** Shows the sidebar (for its search box) if it is collapsed or, on a narrow screen, closed. */
+  showForSearch() {
+    if (this.visible()) return;
+    if (narrow()) {
+      this.root.classList.add("open");
+      this.scrim.hidden = false;
+      this.syncToggle();
+    } else {
+      this.setCollapsed(false);
+    }
+  }
+
   /** Shows the list if needed and puts the focus on its one Tab stop (the current conversation). */
   focusList() {
     if (!this.visible()) {
