@@ -239,3 +239,14 @@ def test_export_and_import_belong_to_the_key(server_with_fake, database_url, cli
     assert [c["id"] for c in _everything(client, server, ALICE)["conversations"]] == [alice_id]
     for path in ("/api/conversations/export", "/api/conversations/import"):
         assert client.request("GET" if "export" in path else "POST", f"{server}{path}", json={}).status_code == 401
+
+
+def test_reasoning_goes_out_and_comes_back_in(server, client):
+    """Issue 14's stored reasoning is part of the export, and an import keeps it."""
+    file = export_file([conversation("Thinking", "What is 6 x 7?", "42")])
+    file["conversations"][0]["messages"][1]["reasoning"] = "Six sevens: 35 and 7 more."
+    assert client.post(f"{server}/api/conversations/import", json=file).status_code == 201
+    exported = _everything(client, server)["conversations"][0]["messages"]
+    assert exported[1]["reasoning"] == "Six sevens: 35 and 7 more." and "reasoning" not in exported[0]
+    markdown = client.get(f"{server}/api/conversations/export", params={"format": "markdown"}).text
+    assert "<summary>Thinking</summary>" in markdown and "Six sevens" in markdown
