@@ -14,7 +14,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from rillchat.api.edge import hash_api_key
-from tests.fakes.openai_server import Scenario, expected_text
+from tests.fakes.openai_server import Scenario, expected_reasoning, expected_text
 from tests.helpers import wait_until
 
 API = "/api/ai-sdk/chat"
@@ -321,3 +321,30 @@ def test_the_endpoint_follows_the_edge_rules_json_only_and_known_hosts(server, c
     )
     assert response.status_code in (400, 421) and response.json()["error"]["code"]
     assert client.get(f"{server}{API}/..%2Fx/stream").status_code in (404, 422)
+
+
+def test_reasoning_streams_as_a_reasoning_part_before_the_text_and_is_kept_in_the_history(server, client, fake_openai):
+    fake_openai.scenario = Scenario(tokens=3, reasoning=4)
+    chat_id = new_chat_id()
+    _, chunks = stream(client, "POST", f"{server}{API}", json=chat_body(chat_id, user("think"), model="fake-chat"))
+    assert types_of(chunks) == [
+        "start",
+        "start-step",
+        "reasoning-start",
+        *["reasoning-delta"] * 4,
+        "reasoning-end",
+        "text-start",
+        *["text-delta"] * 3,
+        "text-end",
+        "finish-step",
+        "finish",
+        "[DONE]",
+    ]
+    reasoning = "".join(c["delta"] for c in chunks[:-1] if c["type"] == "reasoning-delta")
+    assert reasoning == expected_reasoning(fake_openai.scenario, "chat")
+    assert chunks[-2]["messageMetadata"]["reasoningSeconds"] >= 0
+    stored = history(client, server, chat_id)[-1]
+    assert stored["parts"] == [
+        {"type": "reasoning", "text": reasoning},
+        {"type": "text", "text": expected_text(fake_openai.scenario)},
+    ]

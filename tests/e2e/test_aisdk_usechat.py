@@ -22,7 +22,7 @@ from rillchat.api.app import create_app
 from rillchat.config import Settings
 from tests.conftest import fake_upstreams
 from tests.e2e.ui import CHROMIUM
-from tests.fakes.openai_server import FakeOpenAI, Scenario, expected_text
+from tests.fakes.openai_server import FakeOpenAI, Scenario, expected_reasoning, expected_text
 from tests.helpers import wait_until
 from tests.servers import serve_in_thread
 
@@ -72,9 +72,11 @@ def rillchat(
         yield url
 
 
-def open_page(page: Page, page_origin: str, rillchat: str, version: str, *, resume: bool = False) -> str:
+def open_page(
+    page: Page, page_origin: str, rillchat: str, version: str, *, resume: bool = False, model: str = ""
+) -> str:
     chat_id = uuid.uuid4().hex[:16]
-    query = f"server={rillchat}&chat={chat_id}" + ("&resume=1" if resume else "")
+    query = f"server={rillchat}&chat={chat_id}" + ("&resume=1" if resume else "") + (f"&model={model}" if model else "")
     page.goto(f"{page_origin}/v{version}.html?{query}")
     expect(page.locator("#status")).to_have_attribute("data-status", "ready")
     return chat_id
@@ -103,6 +105,18 @@ def test_use_chat_streams_an_answer(page: Page, page_origin, rillchat, fake_open
     messages = stored(rillchat, chat_id)
     assert [m["role"] for m in messages] == ["user", "assistant"]
     assert answer.get_attribute("data-id") == messages[1]["id"], "the streamed message is the stored one"
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_use_chat_shows_the_reasoning_part_before_the_answer(page: Page, page_origin, rillchat, fake_openai, version):
+    fake_openai.scenario = Scenario(tokens=5, reasoning=6, rate=200)
+    open_page(page, page_origin, rillchat, version, model="fake-chat")
+    send(page, "think first")
+    answer = page.locator(ASSISTANT)
+    expect(answer.locator(".text")).to_have_text(expected_text(fake_openai.scenario))
+    expect(answer.locator(".reasoning")).to_have_text(expected_reasoning(fake_openai.scenario, "chat"))
+    parts = answer.locator(".reasoning, .text").evaluate_all("els => els.map(e => e.className)")
+    assert parts == ["reasoning", "text"]
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from rillchat.encoders.uimessage import UIMessageStreamEncoder
-from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, Queued, ReplyStatus, Start, Usage
+from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, Queued, Reasoning, ReplyStatus, Start, Usage
 
 
 def chunks(data: bytes) -> list[Any]:
@@ -90,3 +90,16 @@ def test_batches_cut_anywhere_render_the_same_bytes_as_one_batch():
 def test_a_reply_without_a_stored_message_uses_its_reply_id_as_the_message_id():
     out = chunks(UIMessageStreamEncoder().encode([Start("rep_9", "fake")]))
     assert out[0]["messageId"] == "rep_9"
+
+
+def test_reasoning_and_text_are_separate_parts_with_their_own_ids():
+    events = [START, Reasoning("hm"), Reasoning("m."), Delta("Yes"), Finish(ReplyStatus.COMPLETED, FinishReason.STOP)]
+    out = chunks(UIMessageStreamEncoder().encode(events))
+    assert out[2:8] == [
+        {"type": "reasoning-start", "id": "reasoning-1"},
+        {"type": "reasoning-delta", "id": "reasoning-1", "delta": "hm"},
+        {"type": "reasoning-delta", "id": "reasoning-1", "delta": "m."},
+        {"type": "reasoning-end", "id": "reasoning-1"},
+        {"type": "text-start", "id": "text-2"},
+        {"type": "text-delta", "id": "text-2", "delta": "Yes"},
+    ]

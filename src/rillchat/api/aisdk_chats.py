@@ -146,6 +146,8 @@ def ui_messages(stored: list[MessageRecord]) -> list[UIMessageOut]:
         if m.role not in ("user", "assistant") or m.status == "streaming":
             continue
         parts = [{"type": "text", "text": m.content}] if m.content else []
+        if m.role == "assistant" and m.reasoning:
+            parts.insert(0, {"type": "reasoning", "text": m.reasoning})
         if m.role == "user":
             out.append(UIMessageOut(id=m.id, role="user", parts=parts))
             continue
@@ -155,6 +157,8 @@ def ui_messages(stored: list[MessageRecord]) -> list[UIMessageOut]:
             "status": m.status,
             "finishReason": m.finish_reason,
         }
+        if m.reasoning_seconds is not None:
+            metadata["reasoningSeconds"] = m.reasoning_seconds
         if m.error_code:
             metadata["error"] = {"code": m.error_code, "message": m.error_message or ""}
         out.append(UIMessageOut(id=m.id, role="assistant", parts=parts, metadata=metadata))

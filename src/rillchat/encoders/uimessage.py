@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from rillchat.events import Delta, ErrorEvent, Event, Finish, Queued, Start
+from rillchat.events import Delta, ErrorEvent, Event, Finish, Queued, Reasoning, Start
 
 __all__ = ["QUEUE_PART", "UI_MESSAGE_STREAM_HEADERS", "UIMessageStreamEncoder"]
 
@@ -68,6 +68,8 @@ class UIMessageStreamEncoder:
     def encode_event(self, event: Event) -> bytes:
         if isinstance(event, Delta):
             return self._delta("text", event.text)
+        if isinstance(event, Reasoning):
+            return self._delta("reasoning", event.text)
         if isinstance(event, Start):
             return self._start(event)
         if isinstance(event, Queued):
@@ -102,9 +104,11 @@ class UIMessageStreamEncoder:
         return _frame({"type": "start", "messageId": message_id, "messageMetadata": metadata}) + _START_STEP
 
     def _finish(self, event: Finish) -> bytes:
-        metadata = {
+        metadata: dict[str, Any] = {
             "status": event.status.value,
             "finishReason": event.reason.value,
             "usage": event.usage.to_wire() if event.usage else None,
         }
+        if event.reasoning_seconds is not None:
+            metadata["reasoningSeconds"] = event.reasoning_seconds
         return self._close() + _FINISH_STEP + _frame({"type": "finish", "messageMetadata": metadata}) + _DONE
