@@ -183,15 +183,21 @@ def test_resume_answers_204_without_a_running_reply_and_replays_a_running_one_fr
 ):
     chat_id = new_chat_id()
     assert client.get(f"{server}{API}/{chat_id}/stream").status_code == 204, "an unknown chat"
-    fake_openai.scenario = Scenario(tokens=40, rate=100)
-    body = chat_body(chat_id, user("go"), resumable=True)
+    # Held after two thoughts until release(): the resume surely comes while the reply runs.
+    fake_openai.scenario = Scenario(tokens=10, reasoning=4, pause_at_reasoning=2)
+    body = chat_body(chat_id, user("go"), resumable=True, model="fake-chat")
     with connect_sse(client, "POST", f"{server}{API}", json=body) as source:
-        first = read_chunks(source, limit=6)
-    assert types_of(first)[:3] == ["start", "start-step", "text-start"]
+        first = read_chunks(source, limit=5)
+    assert types_of(first) == ["start", "start-step", "reasoning-start", "reasoning-delta", "reasoning-delta"]
+    wait_until(lambda: fake_openai.paused == 1, what="the reply is held")
     # The POST is gone: the reply goes on (resumable) and a resume replays it from the start, then live.
-    _, resumed = stream(client, "GET", f"{server}{API}/{chat_id}/stream")
-    assert resumed[0] == first[0], "the same message, from its start chunk"
-    assert resumed[: len(first)] == first
+    with connect_sse(client, "GET", f"{server}{API}/{chat_id}/stream") as source:
+        assert source.response.status_code == 200
+        events = source.iter_sse()
+        replayed = read_chunks(events, limit=len(first))
+        fake_openai.release()
+        resumed = replayed + read_chunks(events)
+    assert replayed == first, "the same message, from its start chunk"
     assert text_of(resumed) == expected_text(fake_openai.scenario)
     assert resumed[-2]["messageMetadata"]["status"] == "completed" and resumed[-1] == "[DONE]"
     assert client.get(f"{server}{API}/{chat_id}/stream").status_code == 204, "finished: the history has it"

@@ -12,6 +12,7 @@ from httpx_sse import connect_sse
 
 from tests.conftest import POSTGRES_URL, REDIS_URL, fake_upstreams
 from tests.fakes.openai_server import Scenario, expected_text
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.skipif(
     not (POSTGRES_URL and REDIS_URL),
@@ -36,16 +37,21 @@ def replicas(fake_openai, postgres_url, make_settings, start_server):
 
 def test_an_ai_sdk_chat_started_on_one_replica_resumes_from_its_start_on_the_other(replicas, fake_openai):
     a, b = replicas
-    fake_openai.scenario = Scenario(tokens=60, rate=60)
+    # Held after two thoughts until release(): the resume on B surely comes while A generates.
+    fake_openai.scenario = Scenario(tokens=30, reasoning=4, pause_at_reasoning=2)
     chat_id = uuid.uuid4().hex[:16]
     message = {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "go"}]}
-    request = {"id": chat_id, "messages": [message], "trigger": "submit-message", "resumable": True}
+    request = {"id": chat_id, "messages": [message], "resumable": True, "model": "fake-chat"}
     with httpx.Client(timeout=30) as client:
         with connect_sse(client, "POST", f"{a}/api/ai-sdk/chat", json=request) as source:
             seen = [json.loads(s.data) for _, s in zip(range(5), source.iter_sse(), strict=False)]
+        wait_until(lambda: fake_openai.paused == 1, what="the reply is held")
         with connect_sse(client, "GET", f"{b}/api/ai-sdk/chat/{chat_id}/stream") as source:
             assert source.response.status_code == 200
-            resumed = [s.data for s in source.iter_sse()]
+            events = source.iter_sse()
+            resumed = [s.data for _, s in zip(range(len(seen)), events, strict=False)]
+            fake_openai.release()
+            resumed += [s.data for s in events]
         assert client.get(f"{b}/api/ai-sdk/chat/{chat_id}/stream").status_code == 204
         stored = client.get(f"{b}/api/ai-sdk/chat/{chat_id}/messages").json()["messages"]
     chunks = [json.loads(data) for data in resumed[:-1]]
@@ -54,5 +60,6 @@ def test_an_ai_sdk_chat_started_on_one_replica_resumes_from_its_start_on_the_oth
     text = "".join(c["delta"] for c in chunks if c["type"] == "text-delta")
     assert text == expected_text(fake_openai.scenario)
     assert chunks[-1]["messageMetadata"]["status"] == "completed"
-    assert stored[-1]["parts"] == [{"type": "text", "text": text}]
+    reasoning = "".join(c["delta"] for c in chunks if c["type"] == "reasoning-delta")
+    assert stored[-1]["parts"] == [{"type": "reasoning", "text": reasoning}, {"type": "text", "text": text}]
     assert fake_openai.stats.requests_total == 1

@@ -22,7 +22,7 @@ from rillchat.api.app import create_app
 from rillchat.config import Settings
 from tests.conftest import fake_upstreams
 from tests.e2e.ui import CHROMIUM
-from tests.fakes.openai_server import FakeOpenAI, Scenario, expected_reasoning, expected_text
+from tests.fakes.openai_server import FakeOpenAI, Scenario, expected_reasoning, expected_text, reasoning_texts
 from tests.helpers import wait_until
 from tests.servers import serve_in_thread
 
@@ -180,18 +180,27 @@ def test_use_chat_regenerates_the_last_answer(page: Page, page_origin, rillchat,
 def test_use_chat_resumes_the_same_message_after_a_reload_mid_reply(
     page: Page, page_origin, rillchat, fake_openai, version
 ) -> None:
-    fake_openai.scenario = Scenario(tokens=80, rate=40)
-    chat_id = open_page(page, page_origin, rillchat, version, resume=True)
+    # The fake holds the reply after two thoughts until release(): the reload surely comes mid-reply.
+    fake_openai.scenario = Scenario(tokens=30, rate=200, reasoning=4, pause_at_reasoning=2)
+    thoughts = reasoning_texts(fake_openai.scenario)
+    chat_id = open_page(page, page_origin, rillchat, version, resume=True, model="fake-chat")
     send(page, "a long answer please")
     answer = page.locator(ASSISTANT)
-    expect(answer.locator(".text")).to_contain_text("tok3 ")
+    expect(answer.locator(".reasoning")).to_have_text("".join(thoughts[:2]))
+    wait_until(lambda: fake_openai.paused == 1, what="the reply is held mid-thought")
     message_id = answer.get_attribute("data-id")
     page.reload()
-    expect(answer.locator(".text")).to_contain_text("tok0 ")
-    assert fake_openai.stats.streams_completed == 0, "the reload came mid-reply"
+    expect(answer.locator(".reasoning")).to_have_text("".join(thoughts[:2]))  # replayed from its start
+    assert answer.get_attribute("data-id") == message_id, "the same message"
+    assert fake_openai.stats.streams_completed == 0
+    fake_openai.release()
     expect(answer.locator(".text")).to_have_text(expected_text(fake_openai.scenario))
+    expect(answer.locator(".reasoning")).to_have_text("".join(thoughts))
     expect(page.locator("#status")).to_have_attribute("data-status", "ready")
     assert answer.get_attribute("data-id") == message_id, "the same message continued"
     expect(page.locator("li.message")).to_have_count(2)
     assert fake_openai.stats.requests_total == 1 and fake_openai.stats.streams_disconnected == 0
-    assert stored(rillchat, chat_id)[-1]["parts"][0]["text"] == expected_text(fake_openai.scenario)
+    assert stored(rillchat, chat_id)[-1]["parts"] == [
+        {"type": "reasoning", "text": "".join(thoughts)},
+        {"type": "text", "text": expected_text(fake_openai.scenario)},
+    ]
