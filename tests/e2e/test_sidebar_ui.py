@@ -224,6 +224,7 @@ def test_the_sidebar_collapses_on_desktop_and_tablet_and_stays_collapsed(
     page.reload()
     expect(page.get_by_test_id("composer")).to_be_focused()
     expect(sidebar).to_be_hidden()
+    expect(page.get_by_test_id("conversation-item")).to_have_count(1)  # the list has loaded (hidden)
     # The skip link brings it back.
     page.get_by_test_id("skip-to-list").focus()
     page.keyboard.press("Enter")
