@@ -44,7 +44,8 @@ dist: $(STATIC)/.built ## build the wheel and sdist into dist/ (the built UI inc
 run: setup ## serve rillchat at http://127.0.0.1:8000 (embedded model, UI included)
 	$(RUN) rillchat serve
 
-test: setup check aisdk ## lint, type-check and run every test
+test: setup check aisdk ## lint, type-check and run every test (the UI's unit tests in Node, then pytest)
+	cd web && npm test --silent
 	RILLCHAT_TEST_UV="$(UV)" $(RUN) pytest
 
 check: .venv/.synced ## ruff format --check, ruff check, mypy --strict

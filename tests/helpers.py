@@ -22,7 +22,7 @@ def sse_events(client: httpx.Client, method: str, url: str, **kwargs: Any) -> li
     headers = {"accept": "text/event-stream", **kwargs.pop("headers", {})}
     with connect_sse(client, method, url, headers=headers, **kwargs) as source:
         source.response.raise_for_status()
-        return [Received(int(s.id), s.event, orjson.loads(s.data)) for s in source.iter_sse()]
+        return read_events(source.iter_sse())
 
 
 def text_of(events: list[Received]) -> str:
@@ -30,9 +30,15 @@ def text_of(events: list[Received]) -> str:
 
 
 def read_events(events: Iterator[ServerSentEvent], limit: int | None = None) -> list[Received]:
-    """Read from an ``iter_sse()`` iterator, up to ``limit`` events or to the end."""
+    """Read from an ``iter_sse()`` iterator, up to ``limit`` events or to the end.
+
+    A ``: ping`` keep-alive is no event, but httpx-sse reports one (empty data, the last id) once an id
+    was seen: skipped, so a reply that waits longer than the keep-alive interval reads the same.
+    """
     out: list[Received] = []
     for s in events:
+        if not s.data:
+            continue
         out.append(Received(int(s.id), s.event, orjson.loads(s.data)))
         if limit is not None and len(out) >= limit:
             break

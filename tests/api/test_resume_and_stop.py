@@ -138,16 +138,14 @@ def test_stop_cancels_the_upstream_ends_every_follower_and_stores_the_partial_te
             )
         )
         other.start()
-        time.sleep(0.1)
-        stopped_at = time.monotonic()
         response = client.post(f"{server}/api/streams/{reply_id}/stop")
         assert response.json() == {"replyId": reply_id, "status": "stopped"}
         events += read_events(stream)
         other.join(10)
     assert events[-1].event == "finish" and events[-1].data["status"] == "stopped"
     assert followers and followers[0][-1].data["status"] == "stopped"
-    fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=5)
-    assert fake_openai.requests[-1].disconnected_at - stopped_at < 1.0
+    # The upstream would stream for 50 s more: its connection closed now is the stop reaching it.
+    fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=30)
     assistant = client.get(f"{server}/api/conversations/{conversation_id}").json()["messages"][-1]
     assert assistant["status"] == "stopped" and assistant["finishReason"] == "cancelled"
     assert assistant["content"] == text_of(events) and assistant["content"]
@@ -223,10 +221,8 @@ class TestGracePeriod:
         fake_openai.scenario = Scenario(tokens=5_000, rate=100)
         conversation_id = new_conversation(client, server)
         read_some(client, "POST", f"{server}/api/chat/stream", 3, json=chat_body(conversation_id))
-        left_at = time.monotonic()
-        fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=5)
-        waited = fake_openai.requests[-1].disconnected_at - left_at
-        assert 0.4 < waited < 2.0, f"cancelled {waited:.2f}s after the client left, grace is 0.5s"
+        # That it waits for the grace period first is the next test's (a client coming back keeps it).
+        fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=30)
         wait_until(
             lambda: (
                 client.get(f"{server}/api/conversations/{conversation_id}").json()["messages"][-1]["status"]
@@ -237,7 +233,11 @@ class TestGracePeriod:
         assistant = client.get(f"{server}/api/conversations/{conversation_id}").json()["messages"][-1]
         assert assistant["content"], "the partial text is kept"
 
-    def test_a_client_that_comes_back_within_the_grace_period_keeps_the_reply(self, server, client, fake_openai):
+    def test_a_client_that_comes_back_within_the_grace_period_keeps_the_reply(
+        self, server_with_fake, client, fake_openai
+    ):
+        # A grace period far longer than the absences: a slow machine cannot turn "back in time" into "late".
+        server = server_with_fake(stream_grace_seconds=60)
         fake_openai.scenario = Scenario(tokens=200, rate=200)
         seen = read_some(client, "POST", f"{server}/api/chat/stream", 3, json=chat_body())
         reply_id = seen[0].data["replyId"]
@@ -253,14 +253,14 @@ class TestGracePeriod:
         assert text_of(seen) == expected_text(fake_openai.scenario)
         assert fake_openai.stats.streams_disconnected == 0
 
-    def test_a_plain_text_client_that_leaves_interrupts_at_once(self, server, client, fake_openai):
-        fake_openai.scenario = Scenario(tokens=5_000, rate=100)
+    def test_a_plain_text_client_that_leaves_interrupts_at_once(self, server_with_fake, client, fake_openai):
+        # With a 10-minute grace period, an upstream closed within the wait below was not waiting for it.
+        server = server_with_fake(stream_grace_seconds=600)
+        fake_openai.scenario = Scenario(tokens=50_000, rate=100)
         conversation_id = new_conversation(client, server)
         with client.stream("POST", f"{server}/api/chat/stream", json=chat_body(conversation_id)) as response:
             next(response.iter_raw())
-        left_at = time.monotonic()
-        fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=5)
-        assert fake_openai.requests[-1].disconnected_at - left_at < 0.4
+        fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=60)
 
 
 class TestExpiredLogs:
@@ -274,7 +274,13 @@ class TestExpiredLogs:
         body = chat_body(conversation_id)
         events = sse_events(client, "POST", f"{server}/api/chat/stream", json=body)
         reply_id = events[0].data["replyId"]
-        time.sleep(0.5)
+        wait_until(
+            lambda: (
+                client.get(f"{server}/api/streams/{reply_id}", headers={**SSE, "last-event-id": "3"}).status_code == 410
+            ),
+            timeout=30,
+            what="the event log expired",
+        )
         replay = sse_events(client, "GET", f"{server}/api/streams/{reply_id}")
         assert text_of(replay) == text_of(events) and replay[-1].data["status"] == "completed"
         gone = client.get(f"{server}/api/streams/{reply_id}", headers={**SSE, "last-event-id": "3"})

@@ -37,14 +37,15 @@ def spawn(server: str, env: dict[str, str], *args: str) -> pexpect.spawn:
         env=env,
         dimensions=(40, 120),
         encoding="utf-8",
-        timeout=15,
+        timeout=60,  # a bound on each wait, generous for a loaded machine: expect() returns as soon as it matches
     )
     child.expect_exact(PROMPT)
     return child
 
 
 def run(*args: str, env: dict[str, str], input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*COMMAND, *args], input=input, capture_output=True, text=True, env=env, timeout=30)
+    # A bound, not a goal: --embedded loads the model, and a loaded machine starts Python slowly.
+    return subprocess.run([*COMMAND, *args], input=input, capture_output=True, text=True, env=env, timeout=180)
 
 
 def stored_messages(server: str) -> list[dict]:

@@ -34,8 +34,8 @@ from rillchat.client import (
     UpstreamRateLimitedError,
     ValidationError,
 )
-from tests.client.proxy import CuttingProxy
 from tests.fakes.openai_server import Scenario, expected_text
+from tests.netproxy import BreakingProxy
 from tests.servers import serve_in_thread
 
 
@@ -157,7 +157,7 @@ def test_sync_resume_across_random_drops_yields_every_event_exactly_once(server,
     text = expected_text(fake_openai.scenario)
     # The SSE response headers are ~200 bytes and each delta ~50: cuts anywhere from inside the headers of
     # a resume to a few dozen events in, several per reply.
-    with CuttingProxy(server, random_cuts(7, 150, 1500), reset=reset) as proxy:
+    with BreakingProxy(server, random_cuts(7, 150, 1500), reset=reset) as proxy:
         with Client(proxy.url, max_resume_attempts=8) as client:
             for _ in range(4):
                 with client.stream("tell me", model="fake-responses") as reply:
@@ -173,7 +173,7 @@ async def test_async_resume_across_random_drops_yields_every_event_exactly_once(
     # split_utf8: rillchat's frames leave in two writes, so cuts also land inside multi-byte characters.
     fake_openai.scenario = Scenario(tokens=100, rate=2000, split_utf8=True)
     text = expected_text(fake_openai.scenario)
-    with CuttingProxy(server, random_cuts(11, 150, 1500)) as proxy:
+    with BreakingProxy(server, random_cuts(11, 150, 1500)) as proxy:
         async with AsyncClient(proxy.url, max_resume_attempts=8) as client:
             for _ in range(3):
                 async with client.stream("tell me", model="fake-chat") as reply:
@@ -189,7 +189,7 @@ def test_a_drop_before_start_retries_the_post_and_attaches_to_the_same_reply(ser
     The retried POST carries the same clientRequestId, so it attaches instead of generating again."""
     fake_openai.scenario = Scenario(tokens=40, rate=400)
     with (
-        CuttingProxy(server, lambda index: cut if index == 0 else None) as proxy,
+        BreakingProxy(server, lambda index: cut if index == 0 else None) as proxy,
         Client(proxy.url) as client,
         client.stream("hello", model="fake-responses") as reply,
     ):
@@ -216,7 +216,7 @@ def test_resume_gives_up_with_connection_lost_after_max_attempts(server, fake_op
     fake_openai.scenario = Scenario(tokens=200, rate=100)
     # The first connection carries the headers and a few events; every later one dies at once.
     with (
-        CuttingProxy(server, lambda index: 600 if index == 0 else 0) as proxy,
+        BreakingProxy(server, lambda index: 600 if index == 0 else 0) as proxy,
         Client(proxy.url, max_resume_attempts=3) as client,
         client.stream("hello", model="fake-responses") as reply,
     ):

@@ -10,7 +10,6 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.netproxy import DroppingProxy
 from tests.e2e.ui import (
     HAS_CURSOR_JS,
     RECORDER_JS,
@@ -26,6 +25,7 @@ from tests.e2e.ui import (
     wait_text_contains,
 )
 from tests.fakes.openai_server import FakeOpenAI, Scenario, expected_text
+from tests.netproxy import BreakingProxy
 
 pytestmark = pytest.mark.browser
 if reason := skip_reason():
@@ -197,7 +197,7 @@ def test_a_dropped_connection_mid_reply_reattaches_with_last_event_id(
         else:
             route.continue_()
 
-    with DroppingProxy(app) as proxy:
+    with BreakingProxy(app) as proxy:
         open_chat(page, proxy.url)
         page.evaluate(RECORDER_JS)
         send(page, "Stream through a bad network")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import queue
 import signal
-import socket
 import sys
 import threading
 import time
@@ -467,29 +466,9 @@ def _print_outcome(console: Console, reply: Reply, error: Exception | None, *, s
 @contextlib.contextmanager
 def embedded_server() -> Iterator[str]:
     """rillchat in this process, on a free loopback port (uvicorn in a thread); yields its URL."""
-    import uvicorn
-
     from rillchat.api.app import create_app
+    from rillchat.api.threaded import serve_in_thread
     from rillchat.config import Settings
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    settings = Settings(host="127.0.0.1", port=sock.getsockname()[1])
-    config = uvicorn.Config(create_app(settings), lifespan="on", log_level="warning", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="rillchat-embedded", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RuntimeError("the embedded rillchat server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{settings.port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
+    with serve_in_thread(create_app(Settings()), name="rillchat-embedded") as url:
+        yield url

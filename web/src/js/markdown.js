@@ -50,17 +50,26 @@ md.core.ruler.push("align_class", (state) => {
 md.renderer.rules.table_open = () => '<div class="table-wrap"><table>\n';
 md.renderer.rules.table_close = () => "</table></div>\n";
 
-const purifier = DOMPurify(window);
-purifier.addHook("afterSanitizeAttributes", (node) => {
-  if (node.tagName === "A") {
-    if (node.hasAttribute("href")) {
-      node.setAttribute("target", "_blank");
-      node.setAttribute("rel", "noopener noreferrer");
-    } else {
-      node.removeAttribute("target");
-    }
+// Made on first use, so this module (and the block splitter that imports it) loads without a DOM:
+// the unit tests run in Node (web/test/).
+let purifier = null;
+
+function sanitize(html) {
+  if (!purifier) {
+    purifier = DOMPurify(window);
+    purifier.addHook("afterSanitizeAttributes", (node) => {
+      if (node.tagName === "A") {
+        if (node.hasAttribute("href")) {
+          node.setAttribute("target", "_blank");
+          node.setAttribute("rel", "noopener noreferrer");
+        } else {
+          node.removeAttribute("target");
+        }
+      }
+    });
   }
-});
+  return purifier.sanitize(html, PURIFY);
+}
 
 const PURIFY = {
   RETURN_DOM_FRAGMENT: true,
@@ -75,7 +84,7 @@ const PURIFY = {
 
 /** Renders markdown source to a sanitized DocumentFragment. */
 export function renderMarkdown(source) {
-  return purifier.sanitize(md.render(source), PURIFY);
+  return sanitize(md.render(source));
 }
 
 /** The language word of a fence's info string ("js {title}" -> "js"). */
@@ -98,5 +107,5 @@ export function codeBlockShell(lang) {
 export function highlightFragment(code, lang) {
   const html = highlight(code, lang);
   if (html === null) return document.createTextNode(code);
-  return purifier.sanitize(html, PURIFY);
+  return sanitize(html);
 }
