@@ -1,6 +1,7 @@
 // The REST client for rillchat's same-origin API. Streaming responses are returned raw (see replystream.js).
 // When the server is set up with API keys, every /api/ call carries `Authorization: Bearer <key>`; the
-// key is entered in Settings and kept in localStorage. A 401 calls the handler set by the app.
+// key is entered in Settings and kept for the browser session only (sessionStorage, see storage.js). A 401
+// calls the handler set by the app.
 import { loadSecret } from "./storage.js";
 
 export class ApiError extends Error {

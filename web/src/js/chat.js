@@ -6,16 +6,9 @@ import { uuid } from "./dom.js";
 import { explainError } from "./errors.js";
 import { RateMeter } from "./ratemeter.js";
 import { ReplyStream } from "./replystream.js";
+import { STATUS_WORDS } from "./progress.js";
 import { makeMessage } from "./state.js";
 import { save } from "./storage.js";
-
-const STATUS_WORDS = {
-  completed: "Reply finished",
-  stopped: "Reply stopped",
-  incomplete: "Reply incomplete",
-  failed: "Reply failed",
-  interrupted: "Reply interrupted",
-};
 
 /** The first words of a reply as plain text, for the screen-reader announcement when it finishes. */
 export function firstWords(text, count = 12) {
@@ -246,7 +239,7 @@ export class ChatController {
     if (!reply.timing) this.measure(reply, this.meter);
     this.setActive(null);
     this.state.emit("message-changed", reply);
-    let words = STATUS_WORDS[reply.status] ?? "Reply ended";
+    let words = reply.status in STATUS_WORDS ? `Reply ${STATUS_WORDS[reply.status].toLowerCase()}` : "Reply ended";
     if (reply.error && reply.status !== "completed") words += `: ${explainError(reply.error).text}`;
     // Screen-reader users hear how the reply begins, without having to go and find it.
     const opening = reply.status === "completed" ? firstWords(reply.content) : "";

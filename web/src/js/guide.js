@@ -2,6 +2,7 @@
 // body chunk by chunk with response.body.getReader() and a TextDecoder, append each chunk to a <p>.
 // Unlike the guide's React version, the saved assistant message is the accumulated text, not the
 // (stale, empty) state value captured when the request started.
+import { authHeaders } from "./api.js";
 
 const form = document.getElementById("guide-form");
 const input = document.getElementById("guide-input");
@@ -9,16 +10,6 @@ const button = form.querySelector("button");
 const output = document.getElementById("guide-output");
 const history = document.getElementById("guide-messages");
 const status = document.getElementById("guide-status");
-
-/** The API key the chat page stored, if the server needs one. */
-function apiKeyHeader() {
-  try {
-    const key = sessionStorage.getItem("rillchat.apiKey");
-    return key ? { Authorization: `Bearer ${key}` } : {};
-  } catch {
-    return {};
-  }
-}
 
 /** The conversation so far, as the guide keeps it: [{role, content}]. */
 const messages = [];
@@ -47,7 +38,7 @@ form.addEventListener("submit", async (event) => {
   try {
     const response = await fetch("/api/chat/stream", {
       method: "POST",
-      headers: { "Content-Type": "application/json", ...apiKeyHeader() },
+      headers: { "Content-Type": "application/json", ...authHeaders() },
       body: JSON.stringify({ userInput, messages, model: new URLSearchParams(location.search).get("model") || undefined }),
     });
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}: ${await response.text()}`);

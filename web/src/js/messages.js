@@ -7,12 +7,11 @@
 import { copyText, flashLabel, h } from "./dom.js";
 import { explainError } from "./errors.js";
 import { StreamingMarkdown } from "./incremental.js";
-import { progressText, statusText } from "./progress.js";
+import { STATUS_WORDS, progressText, statusText } from "./progress.js";
 import { timeElement } from "./timestamps.js";
 import { ThinkingBlock } from "./thinking.js";
 
 const ROLE_LABEL = { user: "You", assistant: "Assistant" };
-const ERROR_PREFIX = { failed: "Failed: ", interrupted: "Interrupted: ", stopped: "Stopped: ", incomplete: "Incomplete: " };
 
 class MessageView {
   constructor(message, list) {
@@ -104,7 +103,7 @@ class MessageView {
     }
     const { text, retry } = explainError(err);
     // A refused request never started: no "Failed" prefix, the explanation is the whole story.
-    const prefix = err.refused ? "" : ERROR_PREFIX[m.status] ?? "";
+    const prefix = err.refused || m.status === "completed" || !(m.status in STATUS_WORDS) ? "" : `${STATUS_WORDS[m.status]}: `;
     const parts = [h("span", { class: "msg-error-text", dataset: { testid: "error-text" } }, prefix + text)];
     if (retry) {
       parts.push(h("button", { type: "button", class: "btn btn-small", dataset: { testid: "retry" },

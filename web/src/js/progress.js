@@ -1,4 +1,14 @@
-// Words for a reply's progress (the indicator under the growing message) and for finished statuses.
+// Words for a reply's progress (the indicator under the growing message) and for finished statuses: the
+// one place they are written (the message label, its error box and the announcement all use these).
+
+/** What each final status is called. */
+export const STATUS_WORDS = {
+  completed: "Finished",
+  stopped: "Stopped",
+  incomplete: "Incomplete",
+  failed: "Failed",
+  interrupted: "Interrupted",
+};
 
 export function progressText(active) {
   switch (active?.phase) {
@@ -30,13 +40,13 @@ export function statusText(message) {
   const reason = message.finishReason;
   switch (message.status) {
     case "stopped":
-      return "Stopped";
+      return STATUS_WORDS.stopped;
     case "incomplete":
-      return `Incomplete${reason ? ` (${reason.replace(/_/g, " ")})` : ""}`;
+      return `${STATUS_WORDS.incomplete}${reason ? ` (${reason.replace(/_/g, " ")})` : ""}`;
     case "failed":
-      return `Failed: ${message.error?.message ?? "the reply failed"}`;
+      return `${STATUS_WORDS.failed}: ${message.error?.message ?? "the reply failed"}`;
     case "interrupted":
-      return message.error?.code === "connection_lost" ? message.error.message : "Interrupted";
+      return message.error?.code === "connection_lost" ? message.error.message : STATUS_WORDS.interrupted;
     default:
       return "";
   }
