@@ -48,16 +48,18 @@ test: setup check aisdk ## lint, type-check and run every test (the UI's unit te
 	cd web && npm test --silent
 	RILLCHAT_TEST_UV="$(UV)" $(RUN) pytest
 
-check: .venv/.synced ## ruff format --check, ruff check, mypy --strict
-	$(RUN) ruff format --check src tests bench
-	$(RUN) ruff check src tests bench
+check: .venv/.synced ## ruff format --check, ruff check, mypy --strict, the generated sync client is current
+	$(RUN) ruff format --check src tests bench scripts
+	$(RUN) ruff check src tests bench scripts
 	$(RUN) mypy
+	$(RUN) python scripts/generate_sync_client.py --check
 
 lint: check ## same as check
 
-format: .venv/.synced ## apply ruff's formatting and safe fixes
-	$(RUN) ruff format src tests bench
-	$(RUN) ruff check --fix src tests bench
+format: .venv/.synced ## regenerate the sync client, apply ruff's formatting and safe fixes
+	$(RUN) python scripts/generate_sync_client.py
+	$(RUN) ruff format src tests bench scripts
+	$(RUN) ruff check --fix src tests bench scripts
 
 bench: setup ## relay, embedded, resume, two-replica and soak benchmarks (~20 min; BENCH_ARGS="--baseline main" to compare)
 	$(RUN) python -m bench $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""``AsyncClient``: rillchat over HTTP with asyncio. ``_sync.py`` is its twin, line for line."""
+"""``AsyncClient``: rillchat over HTTP with asyncio; ``_sync.py`` is generated from it."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ class AsyncReply:
         self._client = client
         self._state = ReplyState(body, client.max_resume_attempts, client.base_url)
         self._response: httpx.Response | None = None
-        self._events: AsyncGenerator[ServerSentEvent, None] | None = None
+        self._events: AsyncGenerator[ServerSentEvent] | None = None
 
     # ---- what has been seen so far
 
@@ -169,7 +169,7 @@ class AsyncReply:
 
     async def numbered(self) -> AsyncIterator[tuple[int, Event]]:
         """``(id, event)`` pairs: the ids are the stream's own, consecutive from 1. Breaking out and iterating
-        again goes on where it left off (iterate from one task at a time)."""
+        again goes on where it left off (iterate it from one place at a time)."""
         state = self._state
         while not state.done:
             if self._events is None:

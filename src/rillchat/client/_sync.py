@@ -1,4 +1,5 @@
-"""``Client``: rillchat over HTTP, blocking. The twin of ``_async.py``, line for line."""
+# Generated from _async.py by scripts/generate_sync_client.py (unasync): do not edit by hand.
+"""``Client``: rillchat over HTTP, blocking; generated from ``_async.py``, line for line."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class Reply:
         self._client = client
         self._state = ReplyState(body, client.max_resume_attempts, client.base_url)
         self._response: httpx.Response | None = None
-        self._events: Generator[ServerSentEvent, None, None] | None = None
+        self._events: Generator[ServerSentEvent] | None = None
 
     # ---- what has been seen so far
 
@@ -169,7 +170,7 @@ class Reply:
 
     def numbered(self) -> Iterator[tuple[int, Event]]:
         """``(id, event)`` pairs: the ids are the stream's own, consecutive from 1. Breaking out and iterating
-        again goes on where it left off (iterate from one thread at a time)."""
+        again goes on where it left off (iterate it from one place at a time)."""
         state = self._state
         while not state.done:
             if self._events is None:
