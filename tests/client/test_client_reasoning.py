@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from rillchat.client import AsyncClient, Client, Delta, Finish, Reasoning, ReplyStatus, Start
-from tests.client.proxy import CuttingProxy
 from tests.client.test_client import random_cuts
 from tests.fakes.openai_server import Scenario, expected_reasoning, expected_text
+from tests.netproxy import BreakingProxy
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ async def test_async_chat_result_has_the_reasoning(server, fake_openai):
 
 def test_resume_across_cuts_in_the_middle_of_the_reasoning(server, fake_openai):
     fake_openai.scenario = Scenario(tokens=20, reasoning=120, rate=2000)
-    with CuttingProxy(server, random_cuts(5, 150, 1500)) as proxy, Client(proxy.url, max_resume_attempts=8) as client:
+    with BreakingProxy(server, random_cuts(5, 150, 1500)) as proxy, Client(proxy.url, max_resume_attempts=8) as client:
         for _ in range(3):
             with client.stream("think hard", model="fake-chat") as reply:
                 numbered = list(reply.numbered())
