@@ -190,6 +190,9 @@ class _Followable(Protocol):
     def batch_after(self, after: int) -> Batch | None: ...
 
 
+_NOBODY = Readers()
+
+
 class CompactLog:
     """A finished log: per text kind one joined string; per event only what it takes to cut them again."""
 
@@ -303,6 +306,7 @@ class MemoryEventLog:
             self._events = None
         self._closed = True
         self.readers.wake_all()
+        self.readers = _NOBODY  # nobody waits on a closed log: a finished reply keeps no reader lists
 
     def batch_after(self, after: int) -> Batch | None:
         events = self._events
