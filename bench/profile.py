@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -22,7 +23,10 @@ from bench.relay import RelayConfig, _spec, relay_env, warm_up
 
 __all__ = ["ProfileConfig", "run_profile", "top_frames"]
 
-PY_SPY = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "py-spy")
+# The environment's own py-spy (the one running this, e.g. a shared virtualenv), else the project's.
+PY_SPY = str(Path(sys.executable).parent / "py-spy")
+if not Path(PY_SPY).exists():
+    PY_SPY = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "py-spy")
 _LINE = re.compile(r"^(?P<stack>.*) (?P<count>\d+)$")
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
