@@ -91,7 +91,9 @@ class Settings(BaseSettings):
     # Request defaults and limits
     default_temperature: float | None = 0.7
     default_instructions: str = "You are a helpful assistant."
-    default_max_output_tokens: int = 512
+    # None: no cap of ours. The embedded model writes until its context is full (context minus prompt);
+    # remote upstreams are sent no cap, so their own (usually the model's output limit) applies.
+    default_max_output_tokens: int | None = None
     max_output_tokens_limit: int = 8192
     max_body_bytes: int = 1_000_000
     max_import_bytes: int = 100_000_000
@@ -121,6 +123,8 @@ class Settings(BaseSettings):
     stream_grace_seconds: float = 30.0
     event_log_ttl_seconds: float = 300.0
     shutdown_grace_seconds: float = 10.0
+    # How often the partial text of running conversation replies is saved (0: only when a reply ends).
+    checkpoint_interval_seconds: float = 1.0
 
     # Storage
     database_url: str = "sqlite+aiosqlite:///data/rillchat.db"

@@ -75,13 +75,18 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """First event of every reply: what a client needs to resume and to stop it."""
+    """First event of every reply: what a client needs to resume and to stop it.
+
+    ``prefix`` is the message's text before this reply's first delta: "" for a new reply, the text so far
+    for a Continue. The message's content is always ``prefix`` followed by every delta's text.
+    """
 
     reply_id: str
     model: str
     conversation_id: str | None = None
     user_message_id: str | None = None
     assistant_message_id: str | None = None
+    prefix: str = ""
 
     name = "start"
 
@@ -92,6 +97,7 @@ class Start:
             "conversationId": self.conversation_id,
             "userMessageId": self.user_message_id,
             "assistantMessageId": self.assistant_message_id,
+            "prefix": self.prefix,
         }
 
 
@@ -178,7 +184,12 @@ def event_from_wire(name: str, data: dict[str, Any]) -> Event:
         return Reasoning(data["text"])
     if name == "start":
         return Start(
-            data["replyId"], data["model"], data["conversationId"], data["userMessageId"], data["assistantMessageId"]
+            data["replyId"],
+            data["model"],
+            data["conversationId"],
+            data["userMessageId"],
+            data["assistantMessageId"],
+            data.get("prefix", ""),
         )
     if name == "queued":
         return Queued(data["position"])

@@ -10,7 +10,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from tests.fakes.openai_server import Scenario
-from tests.helpers import read_events
+from tests.helpers import read_events, sse_events, text_of, wait_until
 from tests.processes import rillchat_process
 
 
@@ -52,6 +52,39 @@ def test_a_reply_cut_by_a_crash_is_interrupted_after_the_restart(env, fake_opena
         with rillchat_process(env) as (base, _):
             last = client.get(f"{base}/api/conversations/{conversation_id}").json()["messages"][-1]
     assert last["status"] == "interrupted"
+
+
+def test_after_kill_9_the_checkpointed_text_survives_with_a_reason_and_continue_finishes_it(env, fake_openai):
+    fake_openai.scenario = Scenario(tokens=10_000, rate=100)
+    with httpx.Client(timeout=10) as client:
+        with rillchat_process(env) as (base, process):
+            conversation_id, _ = _start_reply(client, base)
+
+            def last() -> dict:
+                return client.get(f"{base}/api/conversations/{conversation_id}").json()["messages"][-1]
+
+            wait_until(lambda: len(last()["content"]) > 50, timeout=30, what="a checkpoint of the partial text")
+            seen = last()
+            assert seen["status"] == "streaming"
+            process.send_signal(signal.SIGKILL)
+            process.wait(10)
+        with rillchat_process(env) as (base, _):
+            after = client.get(f"{base}/api/conversations/{conversation_id}").json()
+            message = after["messages"][-1]
+            assert message["status"] == "interrupted" and message["finishReason"] == "cancelled"
+            assert message["error"]["code"] == "server_restarted" and message["error"]["message"]
+            # At least what had been seen checkpointed before the kill: never less text than was shown.
+            assert message["content"].startswith(seen["content"])
+            assert after["runningReplyId"] is None
+
+            fake_openai.scenario = Scenario(tokens=5, token_text=["end "])
+            body = {"model": "fake-responses", "conversationId": conversation_id, "continueMessageId": message["id"]}
+            events = sse_events(client, "POST", f"{base}/api/chat/stream", json=body)
+            assert events[0].data["prefix"] == message["content"]
+            assert fake_openai.requests[-1].json["input"][-1] == {"role": "assistant", "content": message["content"]}
+            done = client.get(f"{base}/api/conversations/{conversation_id}").json()["messages"][-1]
+    assert done["id"] == message["id"] and done["status"] == "completed" and done["error"] is None
+    assert done["content"] == message["content"] + text_of(events) == message["content"] + "end " * 5
 
 
 def test_sigterm_lets_running_replies_finish_up_to_the_deadline_then_interrupts_the_rest(env, fake_openai):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 
 from rillchat.errors import Conflict, NotFound
 from rillchat.storage import Database, Repository
+from rillchat.storage.repository import Checkpoint
 
 
 @pytest.fixture
@@ -110,7 +112,7 @@ async def test_request_ids_are_per_owner(repo):
         await _turn(repo, open_b.id, "q", client_request_id="keys-off", reply_id="rep_off2")
 
 
-async def test_replace_from_a_user_message_drops_it_and_everything_after(repo):
+async def test_replace_from_a_user_message_adds_a_version_and_shows_its_branch(repo):
     conversation = await repo.create_conversation(None)
     first = await _turn(repo, conversation.id, "q1")
     await _finish(repo, first.assistant_message_id, "a1")
@@ -120,6 +122,8 @@ async def test_replace_from_a_user_message_drops_it_and_everything_after(repo):
     assert [(t.role, t.content) for t in third.history] == [("user", "q1"), ("assistant", "a1")]
     stored = await repo.get_conversation(conversation.id, None)
     assert [m.content for m in stored.messages] == ["q1", "a1", "q2 edited", ""]
+    assert stored.messages[2].version_ids == (second.user_message_id, third.user_message_id)
+    await _finish(repo, third.assistant_message_id, "a2'")
     with pytest.raises(Conflict):
         await _turn(repo, conversation.id, "x", replace_from_message_id=first.assistant_message_id)
 
@@ -148,12 +152,15 @@ async def test_rename_delete_and_other_owners_see_nothing(repo):
     assert await repo.count_messages() == 0
 
 
-async def test_replies_left_streaming_are_marked_interrupted(repo):
+async def test_replies_left_streaming_are_marked_interrupted_with_their_checkpointed_text(repo):
     conversation = await repo.create_conversation(None)
-    await _turn(repo, conversation.id, "q")
+    turn = await _turn(repo, conversation.id, "q")
+    assert (await repo.get_conversation(conversation.id, None)).running_reply_id == "rep_q"
+    await repo.checkpoint([Checkpoint(turn.assistant_message_id, "rep_q", "partial ans")])
     assert await repo.interrupt_streaming() == 1
     stored = await repo.get_conversation(conversation.id, None)
-    assert stored.messages[1].status == "interrupted"
+    assert (stored.messages[1].status, stored.messages[1].content) == ("interrupted", "partial ans")
+    assert stored.messages[1].error_code == "server_restarted" and stored.running_reply_id is None
     assert await repo.interrupt_streaming() == 0
 
 
@@ -191,3 +198,82 @@ async def test_reasoning_is_stored_apart_from_the_content_and_kept_out_of_the_te
     stored = (await repo.get_conversation(conversation.id, None)).messages[-1]
     assert stored.id == cut.assistant_message_id
     assert (stored.status, stored.content, stored.reasoning) == ("interrupted", "partial", "half a thought")
+
+
+async def test_one_checkpoint_statement_writes_many_replies_but_never_an_ended_one(repo):
+    turns = []
+    for i in range(3):
+        conversation = await repo.create_conversation(None)
+        turns.append((conversation.id, await _turn(repo, conversation.id, f"q{i}")))
+    await _finish(repo, turns[0][1].assistant_message_id, "final")
+    await repo.checkpoint(
+        [Checkpoint(turn.assistant_message_id, f"rep_q{i}", f"part {i}") for i, (_, turn) in enumerate(turns)]
+    )
+    contents = [(await repo.get_conversation(c, None)).messages[1].content for c, _ in turns]
+    assert contents == ["final", "part 1", "part 2"]
+
+
+async def test_the_tree_migration_backfills_existing_linear_conversations(database_url):
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from rillchat.storage.database import MIGRATIONS
+
+    database = Database(database_url)
+
+    def upgrade(connection, revision: str) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(upgrade, "0001")
+            now = datetime(2026, 11, 1, 10, tzinfo=UTC)
+            await connection.execute(
+                text(
+                    "INSERT INTO conversations (id, owner, title, title_is_custom, created_at, updated_at) "
+                    "VALUES ('c1', NULL, 'old', false, :now, :now)"
+                ),
+                {"now": now},
+            )
+            linear = [
+                ("user", "q1", "completed"),
+                ("assistant", "a1", "completed"),
+                ("user", "q2", "completed"),
+                ("assistant", "a2", "streaming"),
+            ]
+            for position, (role, content, status) in enumerate(linear):
+                await connection.execute(
+                    text(
+                        "INSERT INTO messages (id, conversation_id, position, role, content, status, reply_id, "
+                        "created_at, updated_at) VALUES (:id, 'c1', :position, :role, :content, :status, :reply, "
+                        ":now, :now)"
+                    ),
+                    {
+                        "id": f"m{position}",
+                        "position": position,
+                        "role": role,
+                        "content": content,
+                        "status": status,
+                        "reply": f"r{position}",
+                        "now": now,
+                    },
+                )
+        await database.migrate()
+        repo = Repository(database.sessions)
+        stored = await repo.get_conversation("c1", None)
+        assert [(m.id, m.parent_id) for m in stored.messages] == [
+            ("m0", None),
+            ("m1", "m0"),
+            ("m2", "m1"),
+            ("m3", "m2"),
+        ]
+        assert stored.running_reply_id == "r3"
+        assert await repo.interrupt_streaming() == 1
+        turn = await _turn(repo, "c1", "q3")
+        assert (turn.history[-1].role, turn.history[-1].content) == ("assistant", "a2")
+    finally:
+        await database.aclose()

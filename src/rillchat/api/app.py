@@ -27,6 +27,7 @@ from rillchat.config import Settings
 from rillchat.extras import check_extras
 from rillchat.providers import ProviderRegistry, build_registry
 from rillchat.storage import Database, Repository
+from rillchat.streams.checkpoint import Checkpointer
 from rillchat.streams.hub import Hub
 from rillchat.streams.replies import ReplyService
 
@@ -91,6 +92,8 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
             interrupted = await repository.interrupt_streaming()
             if interrupted:
                 logger.info("marked %d replies left streaming by the last run as interrupted", interrupted)
+        checkpointer = Checkpointer(hub, repository.checkpoint, interval_seconds=settings.checkpoint_interval_seconds)
+        checkpointer.start()
         reg = registry or build_registry(settings)
         discovery = reg.start_discovery()  # in the background: a slow upstream never holds up start-up
         preload = _preload_local_model(reg) if settings.local_model_preload else None
@@ -98,6 +101,7 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         metrics = Metrics(hub, _local_queue_length(reg), log_content=settings.log_content)
         hub.observers.append(metrics.reply_started)
         app.state.metrics = metrics
+        app.state.checkpointer = checkpointer
         app.state.services = Services(settings, reg, database, repository, hub, replies)
         app.state.shutting_down = False
         app.edge.routes = ReplyRoutes(app.state.services)
@@ -112,6 +116,7 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
             if preload is not None:
                 await asyncio.gather(preload, return_exceptions=True)
             await hub.shutdown(deadline_seconds=settings.shutdown_grace_seconds)
+            await checkpointer.stop()
             if cluster is not None:
                 await cluster.stop()
             await discovery.aclose()

@@ -66,7 +66,8 @@ async def chat(body: ChatRequest) -> Response:
 
 
 class WholeReply(Response):
-    """Waits for the whole reply; a client that leaves meanwhile takes the reply down with it."""
+    """Waits for the whole reply; a client that leaves meanwhile takes a stateless reply down with it (a
+    conversation's reply runs on: see ``Hub``)."""
 
     def __init__(self, generation: AnyReply, services: Services) -> None:
         self.generation = generation

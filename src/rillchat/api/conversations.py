@@ -1,8 +1,11 @@
-"""Conversations: create, list (newest first, by cursor), search, read with messages, edit, delete."""
+"""Conversations: create, list (newest first, by cursor), search, read with messages, edit, delete, and
+choose which versions (branches of the message tree) are shown."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -45,8 +48,15 @@ class ConversationChanges(ConversationSettings):
     _title_not_blank = field_validator("title")(not_blank)
 
 
+class SelectBranch(BaseModel):
+    messageId: str = Field(min_length=1, max_length=100, description="Any message of the conversation.")
+
+
 class MessageOut(BaseModel):
     id: str
+    parentId: str | None
+    versionIds: list[str] = Field(description="Every version at this place in the tree, oldest first.")
+    versionIndex: int = Field(description="This message's index in versionIds.")
     role: str
     content: str
     reasoning: str | None = None
@@ -68,7 +78,8 @@ class ConversationOut(BaseModel):
     model: str | None = None
     instructions: str | None = None
     temperature: float | None = None
-    messages: list[MessageOut] | None = None
+    runningReplyId: str | None = Field(description="The reply generating in it right now, if any.")
+    messages: list[MessageOut] | None = Field(default=None, description="The active branch, oldest first.")
 
 
 class ConversationPage(BaseModel):
@@ -100,6 +111,9 @@ class SearchPage(BaseModel):
 def _message_out(m: MessageRecord) -> MessageOut:
     return MessageOut(
         id=m.id,
+        parentId=m.parent_id,
+        versionIds=list(m.version_ids),
+        versionIndex=m.version_index,
         role=m.role,
         content=m.content,
         reasoning=m.reasoning,
@@ -132,6 +146,7 @@ def _conversation_out(c: ConversationRecord) -> ConversationOut:
         model=c.model,
         instructions=c.instructions,
         temperature=c.temperature,
+        runningReplyId=c.running_reply_id,
         messages=[_message_out(m) for m in c.messages] if c.messages is not None else None,
     )
 
@@ -255,17 +270,25 @@ async def update_conversation(conversation_id: str, body: ConversationChanges, r
     return _conversation_out(record)
 
 
+@router.post("/{conversation_id}/select", response_model=ConversationOut, responses=ERROR_RESPONSES)
+async def select_branch(conversation_id: str, body: SelectBranch, request: Request) -> ConversationOut:
+    """Show the branch through ``messageId`` (following the newest version below it); 409 while a reply runs."""
+    record = await _services(request).repository.select_branch(conversation_id, owner_of(request), body.messageId)
+    return _conversation_out(record)
+
+
 @router.delete("/{conversation_id}", status_code=204, responses=ERROR_RESPONSES)
 async def delete_conversation(conversation_id: str, request: Request) -> Response:
     services = _services(request)
     owner = owner_of(request)
     record = await services.repository.get_conversation(conversation_id, owner)
-    # A reply still running in it stops first, so it cannot write into a deleted conversation.
-    for message in record.messages or []:
-        if message.status == "streaming" and message.reply_id:
-            generation = services.hub.get(message.reply_id)
-            if generation is not None:
-                generation.stop()
-                await generation.wait()
+    # A reply still running in it (here or on another replica) stops first, so it cannot write into a
+    # deleted conversation.
+    if record.running_reply_id is not None:
+        generation = await services.replies.find(record.running_reply_id, owner)
+        if generation is not None:
+            generation.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(generation.wait(), timeout=10)
     await services.repository.delete_conversation(conversation_id, owner)
     return Response(status_code=204)

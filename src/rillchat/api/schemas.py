@@ -32,6 +32,10 @@ def not_blank(value: str | None) -> str | None:
     return value
 
 
+def not_blank_if_given(value: str) -> str:
+    return value if value == "" else str(not_blank(value))
+
+
 class WireMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
@@ -50,12 +54,16 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    userInput: str = Field(min_length=1, description="The new user message.")
+    userInput: str = Field(
+        default="", description="The new user message (may be left out with continueMessageId/regenerateMessageId)."
+    )
     messages: list[WireMessage] = Field(default_factory=list, description="Earlier turns, oldest first.")
     instructions: str | None = Field(default=None, description="System prompt.")
     model: str | None = Field(default=None, description="A model id from /api/models; default if absent.")
     temperature: float | None = Field(default=None, ge=0, le=2, description="0 means 0.")
-    maxOutputTokens: int | None = Field(default=None, ge=1)
+    maxOutputTokens: int | None = Field(
+        default=None, ge=1, description="Output cap; absent: as much as the model's context allows."
+    )
     reasoningEffort: Literal["minimal", "low", "medium", "high"] | None = Field(
         default=None, description="How hard a reasoning model thinks; models without the setting ignore it."
     )
@@ -64,10 +72,18 @@ class ChatRequest(BaseModel):
         default=None, min_length=1, max_length=200, description="Idempotency key: a retry attaches."
     )
     replaceFromMessageId: str | None = Field(
-        default=None, description="Edit/regenerate: drop this user message and all after it first."
+        default=None, description="Edit: a new version of this user message (text: userInput), then its reply."
+    )
+    regenerateMessageId: str | None = Field(
+        default=None, description="Regenerate: a new version of this assistant message; the old one is kept."
+    )
+    continueMessageId: str | None = Field(
+        default=None,
+        description="Continue this assistant message (incomplete, interrupted or stopped): same id, text appended.",
     )
 
-    _user_input_not_blank = field_validator("userInput")(not_blank)
+    # "" is left for the reply service to judge: Continue and regenerate take no new user message.
+    _user_input_not_blank = field_validator("userInput")(not_blank_if_given)
 
     def reply_request(self) -> ReplyRequest:
         if self.replaceFromMessageId is not None and self.conversationId is None:
@@ -83,6 +99,8 @@ class ChatRequest(BaseModel):
             client_request_id=self.clientRequestId,
             replace_from_message_id=self.replaceFromMessageId,
             reasoning_effort=self.reasoningEffort,
+            regenerate_message_id=self.regenerateMessageId,
+            continue_message_id=self.continueMessageId,
         )
 
 

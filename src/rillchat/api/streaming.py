@@ -97,7 +97,8 @@ class ReplyStreamResponse(Response):
             for task in (writer, watcher):
                 task.cancel()
             await asyncio.gather(writer, watcher, return_exceptions=True)
-            # Plain-text clients cannot resume, so nobody else can want what they leave behind.
+            # Plain-text clients cannot resume, so nobody else can want what they leave behind (unless it is
+            # a conversation's reply: the hub lets those run on).
             self.hub.detach(self.generation, interrupt_now=not self.sse, leaving_stops=self.leaving_stops)
         if not client_left and not writer.cancelled() and writer.exception() is not None:
             raise writer.exception()  # type: ignore[misc]

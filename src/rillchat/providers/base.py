@@ -35,15 +35,24 @@ class ChatMessage:
 
 @dataclass(frozen=True, slots=True)
 class GenerationRequest:
-    """A provider-neutral request. ``model`` is the name the provider knows, not rillchat's model id."""
+    """A provider-neutral request. ``model`` is the name the provider knows, not rillchat's model id.
+
+    ``messages`` may end with an assistant message: the reply so far, which the model carries on (Continue).
+    ``max_output_tokens`` None: no cap of ours (the model's context, or the upstream's own limit).
+    """
 
     model: str
     messages: list[ChatMessage]
     instructions: str | None = None
     temperature: float | None = None
-    max_output_tokens: int = 512
+    max_output_tokens: int | None = None
     reasoning_effort: ReasoningEffort | None = None
     """How hard a reasoning model should think; None leaves it to the model."""
+
+    @property
+    def continues(self) -> bool:
+        """True when the last message is a partial assistant reply to carry on."""
+        return bool(self.messages) and self.messages[-1].role == "assistant"
 
 
 @dataclass(frozen=True, slots=True)

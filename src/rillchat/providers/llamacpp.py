@@ -93,8 +93,12 @@ def _fit_messages(model: LocalModel, request: GenerationRequest) -> tuple[list[i
     finding 1: re-tokenizing everything per dropped message froze the server for seconds).
     """
     system = [{"role": "system", "content": request.instructions}] if request.instructions else []
-    history = [{"role": m.role, "content": m.content} for m in request.messages]
-    min_output = min(request.max_output_tokens, 64)
+    messages = list(request.messages)
+    # A Continue: the reply so far goes after the assistant header, without an end marker, as plain text.
+    partial = model.text_tokens(messages.pop().content) if request.continues else []
+    history = [{"role": m.role, "content": m.content} for m in messages]
+    wanted = request.max_output_tokens
+    min_output = min(wanted, 64) if wanted is not None else 64
     room = model.context_tokens - min_output
     cache: dict[int, list[int]] = {}  # index in ``history`` -> its content's tokens
 
@@ -112,6 +116,7 @@ def _fit_messages(model: LocalModel, request: GenerationRequest) -> tuple[list[i
             before[part] = len(model.template_tokens(frame[i - 1]))  # type: ignore[arg-type]
     fixed = sum(before.get(i, 0) + len(model.text_tokens(system[i]["content"])) for i in range(offset))
     fixed += len(model.template_tokens(frame[-1])) if frame and isinstance(frame[-1], str) else 0
+    fixed += len(partial)
     used, first = fixed, len(history)
     while first > 0:
         cost = before.get(offset + first - 1, 0) + len(content_tokens(first - 1))
@@ -130,9 +135,11 @@ def _fit_messages(model: LocalModel, request: GenerationRequest) -> tuple[list[i
                 tokens += model.text_tokens(system[part]["content"])
             else:
                 tokens += content_tokens(first + part - offset)
+        tokens += partial
         left = model.context_tokens - len(tokens)
         if left >= min_output:
-            return tokens, min(request.max_output_tokens, left)
+            # No cap asked for: as much as the context holds after the prompt.
+            return tokens, min(wanted, left) if wanted is not None else left
         if first >= len(history) - 1:
             raise RequestError(
                 f"the message is too long for the embedded model's {model.context_tokens}-token context",

@@ -56,10 +56,11 @@ class OpenAIChatProvider(OpenAIWireProvider):
         params: dict[str, Any] = {
             "model": request.model,
             "messages": messages,
-            "max_tokens": request.max_output_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if request.max_output_tokens is not None:
+            params["max_tokens"] = request.max_output_tokens
         if request.temperature is not None:
             params["temperature"] = request.temperature
         if request.reasoning_effort is not None and self.traits(request.model).reasoning_effort:

@@ -55,10 +55,11 @@ class OpenAIResponsesProvider(OpenAIWireProvider):
             "model": request.model,
             # Earlier turns' reasoning never goes back: the API takes only its own encrypted reasoning items.
             "input": [{"role": m.role, "content": m.content} for m in request.messages],
-            "max_output_tokens": request.max_output_tokens,
             "stream": True,
             "store": False,
         }
+        if request.max_output_tokens is not None:
+            params["max_output_tokens"] = request.max_output_tokens
         if request.instructions is not None:
             params["instructions"] = request.instructions
         traits = self.traits(request.model)

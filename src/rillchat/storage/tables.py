@@ -48,6 +48,10 @@ class Conversation(Base):
     model: Mapped[str | None] = mapped_column(String(200))
     instructions: Mapped[str | None] = mapped_column(Text)
     temperature: Mapped[float | None] = mapped_column(Float)
+    # The last message of the branch shown and continued (versions are branches of the message tree).
+    active_message_id: Mapped[str | None] = mapped_column(String(64))
+    # The reply generating in it right now: set and cleared atomically, it keeps replies one at a time.
+    running_reply_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # ``<owner>/<chat id>`` of the Vercel AI SDK chat this conversation is (``api/aisdk.py``), if any: one
@@ -68,6 +72,9 @@ class Message(Base):
     conversation_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("conversations.id", ondelete="CASCADE"), index=True
     )
+    # The message this one answers or follows; siblings (same parent and role) are its versions.
+    parent_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Depth in the tree: siblings share it.
     position: Mapped[int] = mapped_column(Integer)
     role: Mapped[str] = mapped_column(String(16))
     content: Mapped[str] = mapped_column(Text, default="")

@@ -219,7 +219,9 @@ class Cluster:
 
     async def _end_orphan(self, reply_id: str) -> None:
         events = (await read_entries(self.redis, reply_id)).events
-        text = "".join(e.text for e in events if type(e) is Delta)
+        start = next((e for e in events if type(e) is Start), None)
+        # The log has everything the reply sent; without it, the last checkpoint in storage is what is left.
+        text = (start.prefix if start else "") + "".join(e.text for e in events if type(e) is Delta)
         reasoning = "".join(e.text for e in events if type(e) is Reasoning)
         deltas = sum(1 for e in events if type(e) in (Delta, Reasoning))
         if not any(type(e) is Finish for e in events) and events:
@@ -227,6 +229,6 @@ class Cluster:
             usage = Usage(None, deltas) if deltas else None
             await log.append(Finish(ReplyStatus.INTERRUPTED, FinishReason.CANCELLED, usage))
             await self.redis.expire(f"rillchat:log:{reply_id}", int(self.log_ttl))
-        await self.repository.interrupt_reply(reply_id, text, deltas or None, reasoning=reasoning)
+        await self.repository.interrupt_reply(reply_id, text if events else None, deltas or None, reasoning=reasoning)
         await self.redis.srem(LIVE, reply_id)
         logger.info("reply %s of a dead replica ended as interrupted", reply_id)

@@ -126,6 +126,11 @@ class Generation:
         return self._deltas if self.outcome is not None else len(self._parts)
 
     @property
+    def progress(self) -> int:
+        """Pieces of text and reasoning received so far: what a checkpoint compares to see a change."""
+        return len(self._parts) + len(self._thoughts)
+
+    @property
     def text(self) -> str:
         return "".join(self._parts)
 

@@ -1,8 +1,10 @@
 """Live replies by id: who follows them, and what happens when the last follower leaves.
 
-A reply outlives the request that started it. Followers attach and detach; when the last one leaves,
-the reply either stops at once (``interrupt_now``: its client cannot resume, as with the guide's plain
-text) or waits ``grace`` seconds for someone to re-attach before it is interrupted. Finished replies stay
+A reply outlives the request that started it. A reply in a conversation runs to its end whether or not
+anyone follows it (its text is stored, so it can be found again); it stops only when asked. For a
+stateless reply, followers attach and detach; when the last one leaves, the reply either stops at once
+(``interrupt_now``: its client cannot resume, as with the guide's plain text) or waits ``grace`` seconds
+for someone to re-attach before it is interrupted. Finished replies stay
 readable for ``ttl`` seconds, then only storage has them.
 """
 
@@ -14,6 +16,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from rillchat.events import Start
 from rillchat.streams.generation import Generation
 
 __all__ = ["Hub", "Reply"]
@@ -26,6 +29,7 @@ class Reply(Protocol):
 
     id: str
     local: bool
+    start_event: Start
 
     @property
     def done(self) -> bool: ...
@@ -105,6 +109,8 @@ class Hub:
             self._followers.pop(generation.id, None)
         if left > 0 or generation.done:
             return
+        if generation.start_event.conversation_id is not None and not leaving_stops:
+            return  # a conversation's reply runs to its end: its text is stored, it can be found again
         if leaving_stops or interrupt_now or self.grace_seconds <= 0:
             generation.interrupt()
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Union
 
 from rillchat.config import Settings
@@ -78,6 +78,7 @@ class ReplyService:
 
     def check_limits(self, body: ReplyRequest) -> None:
         limit = self.settings.max_text_chars
+        self._check_turn_kind(body)
         if len(body.user_input) > limit:
             raise InvalidField("userInput", f"at most {limit} characters")
         if body.instructions is not None and len(body.instructions) > limit:
@@ -90,6 +91,25 @@ class ReplyService:
         cap = self.settings.max_output_tokens_limit
         if body.max_output_tokens is not None and body.max_output_tokens > cap:
             raise InvalidField("maxOutputTokens", f"at most {cap}")
+
+    @staticmethod
+    def _check_turn_kind(body: ReplyRequest) -> None:
+        chosen = [
+            name
+            for name, value in (
+                ("replaceFromMessageId", body.replace_from_message_id),
+                ("regenerateMessageId", body.regenerate_message_id),
+                ("continueMessageId", body.continue_message_id),
+            )
+            if value is not None
+        ]
+        if len(chosen) > 1:
+            raise InvalidField(chosen[1], f"cannot be combined with {chosen[0]}")
+        if chosen and not body.conversation_id:
+            raise InvalidField("conversationId", f"required with {chosen[0]}")
+        reuses_user_message = body.regenerate_message_id is not None or body.continue_message_id is not None
+        if not body.user_input and not reuses_user_message:
+            raise InvalidField("userInput", "must not be empty")
 
     async def start(self, body: ReplyRequest, owner: str | None = None, client: str = "local") -> AnyReply:
         """Start a reply, or attach to the one this ``clientRequestId`` already started."""
@@ -137,7 +157,7 @@ class ReplyService:
             claimed_by = await self.cluster.claim_request(owner, body.client_request_id, reply_id)
             if claimed_by is not None:  # another request took this id a moment ago, here or elsewhere
                 return await self._claimed(claimed_by, owner)
-        history = list(body.messages)
+        messages = [*body.messages, ChatMessage("user", body.user_input)]
         start = Start(reply_id=reply_id, model=model.id)
         on_finish = None
         if body.conversation_id:
@@ -150,23 +170,36 @@ class ReplyService:
                     reply_id=reply_id,
                     client_request_id=body.client_request_id,
                     replace_from_message_id=body.replace_from_message_id,
+                    regenerate_message_id=body.regenerate_message_id,
+                    continue_message_id=body.continue_message_id,
                 )
             except Conflict as exc:
-                if exc.code == "duplicate_request" and body.client_request_id:
-                    # A retry raced its first try between our look-up and our insert.
+                if exc.code in ("duplicate_request", "conversation_busy") and body.client_request_id:
+                    # A retry raced its first try between our look-up and our claim.
                     existing = await self._existing(body.client_request_id, owner)
                     if existing is not None:
                         return existing
                 raise
-            history = [
+            messages = [
                 ChatMessage(t.role, t.content, t.reasoning)  # type: ignore[arg-type]
                 for t in turn.history
             ]
-            start = Start(reply_id, model.id, turn.conversation_id, turn.user_message_id, turn.assistant_message_id)
-            on_finish = self._store_outcome
+            messages.append(ChatMessage("user", turn.user_text))
+            if turn.prefix:
+                # The model carries its own cut-off reply on (providers send it as a trailing assistant turn).
+                messages.append(ChatMessage("assistant", turn.prefix))
+            start = Start(
+                reply_id,
+                model.id,
+                turn.conversation_id,
+                turn.user_message_id,
+                turn.assistant_message_id,
+                turn.prefix,
+            )
+            on_finish = self._outcome_writer(turn.prefix_output_tokens, turn.prefix_reasoning)
         request = GenerationRequest(
             model=model.upstream_model,
-            messages=[*history, ChatMessage("user", body.user_input)],
+            messages=messages,
             instructions=body.instructions if body.instructions is not None else self.settings.default_instructions,
             temperature=body.temperature if body.temperature is not None else self.settings.default_temperature,
             max_output_tokens=body.max_output_tokens or self.settings.default_max_output_tokens,
@@ -239,20 +272,33 @@ class ReplyService:
         start = Start(stored.reply_id or stored.id, stored.model or "", stored.conversation_id, None, stored.id)
         return await Generation.replayed(start, stored_outcome(stored), MemoryEventLog(), owner)
 
-    async def _store_outcome(self, generation: Generation, outcome: Outcome) -> None:
-        message_id = generation.start_event.assistant_message_id
-        if message_id is None:
+    def _outcome_writer(
+        self, earlier_output_tokens: int | None, earlier_reasoning: str
+    ) -> Callable[[Generation, Outcome], Awaitable[None]]:
+        async def store(generation: Generation, outcome: Outcome) -> None:
+            await self._store_outcome(generation, outcome, earlier_output_tokens, earlier_reasoning)
+
+        return store
+
+    async def _store_outcome(
+        self, generation: Generation, outcome: Outcome, earlier_output_tokens: int | None, earlier_reasoning: str
+    ) -> None:
+        start = generation.start_event
+        if start.assistant_message_id is None:
             return
+        output_tokens = outcome.usage.output_tokens if outcome.usage else None
+        if output_tokens is not None and earlier_output_tokens:
+            output_tokens += earlier_output_tokens  # a Continue: the message's tokens, all replies together
         await self.repository.finish_reply(
-            message_id,
-            content=outcome.text,
-            reasoning=outcome.reasoning,
+            start.assistant_message_id,
+            content=start.prefix + outcome.text,
+            reasoning=earlier_reasoning + outcome.reasoning,
             reasoning_seconds=outcome.reasoning_seconds,
             reasoning_tokens=outcome.usage.reasoning_tokens if outcome.usage else None,
             status=outcome.status.value,
             finish_reason=outcome.reason.value,
             input_tokens=outcome.usage.input_tokens if outcome.usage else None,
-            output_tokens=outcome.usage.output_tokens if outcome.usage else None,
+            output_tokens=output_tokens,
             error_code=outcome.error.code if outcome.error else None,
             error_message=outcome.error.message if outcome.error else None,
         )

@@ -23,5 +23,7 @@ class ReplyRequest:
     max_output_tokens: int | None = None
     conversation_id: str | None = None  # continue a stored conversation
     client_request_id: str | None = None  # idempotency key, per owner
-    replace_from_message_id: str | None = None  # edit/regenerate: drop this user message and all after it
+    replace_from_message_id: str | None = None  # edit: a new version of this user message (text: user_input)
+    regenerate_message_id: str | None = None  # a new version of this assistant message
+    continue_message_id: str | None = None  # carry this cut-short assistant message on (same id, text appended)
     reasoning_effort: ReasoningEffort | None = None  # for models that take one; None: the model's default
