@@ -275,6 +275,11 @@ class AsyncConversations:
         """The conversation with its messages."""
         return Conversation.from_wire(await self._client._json("GET", f"/api/conversations/{conversation_id}"))
 
+    async def select(self, conversation_id: str, message_id: str) -> Conversation:
+        """Show the versions through ``message_id`` (the newest below it); the conversation as ``get`` reads it."""
+        path = f"/api/conversations/{conversation_id}/select"
+        return Conversation.from_wire(await self._client._json("POST", path, json={"messageId": message_id}))
+
     async def rename(self, conversation_id: str, title: str) -> Conversation:
         path = f"/api/conversations/{conversation_id}"
         return Conversation.from_wire(await self._client._json("PATCH", path, json={"title": title}))
@@ -346,7 +351,7 @@ class AsyncClient:
 
     def stream(
         self,
-        user_input: str,
+        user_input: str = "",
         *,
         messages: Sequence[MessageInput] | None = None,
         instructions: str | None = None,
@@ -357,8 +362,15 @@ class AsyncClient:
         client_request_id: str | None = None,
         replace_from_message_id: str | None = None,
         reasoning_effort: str | None = None,
+        regenerate_message_id: str | None = None,
+        continue_message_id: str | None = None,
     ) -> AsyncReply:
         """A reply to stream: ``async with client.stream("Hello") as reply: async for text in reply.text()``.
+
+        With a ``conversation_id``: ``replace_from_message_id`` edits that user message (``user_input`` is its new
+        text) and ``regenerate_message_id`` writes a new version of that reply, both keeping the earlier version;
+        ``continue_message_id`` carries a reply that ended early on in the same message (no ``user_input``; the
+        ``start`` event's ``prefix`` is the text it already had).
 
         A ``clientRequestId`` (uuid4 unless given) goes with the request, so a retry never starts a second
         generation."""
@@ -373,12 +385,14 @@ class AsyncClient:
             client_request_id=client_request_id or str(uuid.uuid4()),
             replace_from_message_id=replace_from_message_id,
             reasoning_effort=reasoning_effort,
+            regenerate_message_id=regenerate_message_id,
+            continue_message_id=continue_message_id,
         )
         return AsyncReply(self, body)
 
     async def chat(
         self,
-        user_input: str,
+        user_input: str = "",
         *,
         messages: Sequence[MessageInput] | None = None,
         instructions: str | None = None,
@@ -388,6 +402,9 @@ class AsyncClient:
         conversation_id: str | None = None,
         client_request_id: str | None = None,
         reasoning_effort: str | None = None,
+        replace_from_message_id: str | None = None,
+        regenerate_message_id: str | None = None,
+        continue_message_id: str | None = None,
     ) -> ChatResult:
         """The whole reply at once (streamed underneath, so it survives drops). A reply that fails raises
         ``ReplyFailedError``; one that was stopped or cut short is returned with that status."""
@@ -401,6 +418,9 @@ class AsyncClient:
             conversation_id=conversation_id,
             client_request_id=client_request_id,
             reasoning_effort=reasoning_effort,
+            replace_from_message_id=replace_from_message_id,
+            regenerate_message_id=regenerate_message_id,
+            continue_message_id=continue_message_id,
         )
         async with reply:
             result = await reply.collect()

@@ -76,6 +76,7 @@ def parse_event(name: str, data: Mapping[str, Any]) -> Event | None:
                 conversation_id=_str_or_none(data.get("conversationId")),
                 user_message_id=_str_or_none(data.get("userMessageId")),
                 assistant_message_id=_str_or_none(data.get("assistantMessageId")),
+                prefix=str(data.get("prefix") or ""),
             )
         if name == "queued":
             return Queued(int(data["position"]))
@@ -105,6 +106,8 @@ def chat_body(
     client_request_id: str,
     replace_from_message_id: str | None = None,
     reasoning_effort: str | None = None,
+    regenerate_message_id: str | None = None,
+    continue_message_id: str | None = None,
 ) -> dict[str, Any]:
     """The request body in the server's camelCase; absent options are left out (the server's defaults)."""
     body: dict[str, Any] = {"userInput": user_input, "clientRequestId": client_request_id}
@@ -117,6 +120,8 @@ def chat_body(
         "conversationId": conversation_id,
         "replaceFromMessageId": replace_from_message_id,
         "reasoningEffort": reasoning_effort,
+        "regenerateMessageId": regenerate_message_id,
+        "continueMessageId": continue_message_id,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return body
@@ -131,7 +136,8 @@ def _turn(m: MessageInput) -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class ChatResult:
-    """A whole reply."""
+    """A whole reply. ``text`` is what this reply wrote; for a Continue, the message's text before it is
+    ``prefix`` (the whole message: ``prefix + text``)."""
 
     text: str
     model: str
@@ -145,6 +151,7 @@ class ChatResult:
     reasoning: str = ""
     """What the model thought before answering ("" for a model that does not reason)."""
     reasoning_seconds: float | None = None
+    prefix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,10 +216,20 @@ class Message:
     created_at: datetime
     reasoning: str | None = None
     reasoning_seconds: float | None = None
+    parent_id: str | None = None
+    version_ids: tuple[str, ...] = ()
+    """Every version at this place of the conversation (regenerated or edited), oldest first."""
+    version_index: int = 0
+
+    @property
+    def continuable(self) -> bool:
+        """A reply that ended early (length, stop, interruption): ``continue_message_id`` carries it on."""
+        return self.role == "assistant" and self.status in ("incomplete", "interrupted", "stopped")
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Message:
         error = data.get("error")
+        versions = tuple(str(v) for v in data.get("versionIds") or ()) or (str(data["id"]),)
         return cls(
             id=str(data["id"]),
             role=str(data["role"]),
@@ -228,6 +245,9 @@ class Message:
             created_at=_datetime(data["createdAt"]),
             reasoning=_str_or_none(data.get("reasoning")),
             reasoning_seconds=_float_or_none(data.get("reasoningSeconds")),
+            parent_id=_str_or_none(data.get("parentId")),
+            version_ids=versions,
+            version_index=_int_or_none(data.get("versionIndex")) or 0,
         )
 
 
@@ -243,6 +263,8 @@ class Conversation:
     instructions: str | None = None
     temperature: float | None = None
     """The conversation's settings; ``None``: the server's default."""
+    running_reply_id: str | None = None
+    """The reply generating in it right now, if any."""
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Conversation:
@@ -257,6 +279,7 @@ class Conversation:
             model=_str_or_none(data.get("model")),
             instructions=_str_or_none(data.get("instructions")),
             temperature=float(temperature) if isinstance(temperature, (int, float)) else None,
+            running_reply_id=_str_or_none(data.get("runningReplyId")),
         )
 
 

@@ -202,6 +202,7 @@ class ReplyState:
         assert self.start is not None and self.finish is not None
         return ChatResult(
             text=self.text,
+            prefix=self.start.prefix,
             model=self.start.model,
             status=self.finish.status,
             finish_reason=self.finish.reason,
