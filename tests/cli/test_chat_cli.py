@@ -106,7 +106,7 @@ def test_ctrl_c_stops_the_reply_and_ctrl_c_twice_at_the_prompt_leaves(server, fa
     child.expect_exact("tok3 ")
     child.sendintr()
     fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1)
-    child.expect_exact("(stopped)")
+    child.expect_exact("(stopped; /continue goes on)")
     child.expect_exact(PROMPT)
     assert stored_messages(server)[-1]["status"] == "stopped"
     child.sendintr()
@@ -115,6 +115,32 @@ def test_ctrl_c_stops_the_reply_and_ctrl_c_twice_at_the_prompt_leaves(server, fa
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_slash_continue_carries_a_cut_short_reply_on_in_the_same_message(server, fake_openai, env):
+    fake_openai.scenario = Scenario(tokens=5_000, rate=50)
+    child = spawn(server, env, "-m", "fake-responses")
+    child.sendline("/continue")
+    child.expect_exact("nothing to continue")
+    child.sendline("talk for a long time")
+    child.expect_exact("tok3 ")
+    child.sendintr()
+    child.expect_exact("(stopped; /continue goes on)")
+    child.expect_exact(PROMPT)
+    stopped = stored_messages(server)[-1]
+    fake_openai.scenario = Scenario(tokens=3, token_text=["onwards "])
+    child.sendline("/continue")
+    child.expect_exact("onwards onwards onwards")
+    child.expect_exact(PROMPT)
+    after = stored_messages(server)
+    assert len(after) == 2 and after[-1]["id"] == stopped["id"] and after[-1]["status"] == "completed"
+    assert after[-1]["content"] == stopped["content"] + "onwards onwards onwards "
+    assert fake_openai.requests[-1].json["input"][-1] == {"role": "assistant", "content": stopped["content"]}
+    child.sendline("/continue")
+    child.expect_exact("nothing to continue")
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    child.close()
 
 
 def test_piped_stdin_gets_exactly_the_reply_as_plain_text(server, fake_openai, env):

@@ -65,6 +65,7 @@ HELP = """\
   /model [NAME]   switch model (without NAME: list the models)
   /system [TEXT]  set the system prompt (without TEXT: back to the server's default)
   /reasoning on|off  show or hide a reasoning model's thoughts
+  /continue       carry the last reply on, if it was cut short (length, stop, interruption)
   /help           this help
   /exit           leave (also Ctrl+D, or Ctrl+C twice at the prompt)
 Ctrl+C while a reply streams stops it."""
@@ -319,12 +320,33 @@ def _command(console: Console, session: Session, line: str) -> bool:
         else:
             session.show_reasoning = arg == "on"
             console.print(f"[dim](reasoning: {'shown' if session.show_reasoning else 'hidden'})[/]")
+    elif name == "/continue":
+        _continue_last_reply(console, session)
     elif name == "/system":
         session.system = arg or None
         console.print(f"[dim](system prompt: {escape(arg) if arg else 'the server default'})[/]")
     else:
         console.print(f"[red]unknown command {escape(name)}[/] (/help lists them)")
     return False
+
+
+def _continue_last_reply(console: Console, session: Session) -> None:
+    """Carry on the conversation's last reply in the same message, when it ended early."""
+    try:
+        messages = session.client.conversations.get(session.conversation_id).messages if session.conversation_id else ()
+        last = messages[-1] if messages else None
+        if last is None or not last.continuable:
+            console.print("[dim](nothing to continue: the last reply is complete)[/]")
+            return
+        reply = session.client.stream(
+            model=session.model,
+            instructions=session.system,
+            conversation_id=session.conversation_id,
+            continue_message_id=last.id,
+        )
+        _rich_reply(console, reply, session.show_reasoning)
+    except RillchatClientError as exc:
+        console.print(f"[red]error: {escape(exc.message)}[/]")
 
 
 def _find_model(models: list[ModelInfo], name: str) -> ModelInfo | None:
@@ -369,7 +391,7 @@ def _print_reasoning(console: Console, thoughts: str, seconds: float | None, sho
 
 def _live_view(reply: Reply, spinner: Spinner, show_reasoning: bool) -> RenderableType:
     """What a frame shows: the spinner until there is something, then the thoughts (dimmed) and the answer."""
-    thoughts, answer = reply.reasoning, reply.text_so_far
+    thoughts, answer = reply.reasoning, _message_so_far(reply)
     if thoughts and not answer:
         spinner.update(text="thinking…")
     parts: list[RenderableType] = []
@@ -431,11 +453,16 @@ def _rich_reply(console: Console, reply: Reply, show_reasoning: bool = True) -> 
                     live.update(_live_view(reply, spinner, show_reasoning), refresh=True)
                     last_frame = now
         _print_reasoning(console, reply.reasoning, reply.reasoning_seconds, show_reasoning)
-        if reply.text_so_far:
-            console.print(Markdown(reply.text_so_far))
+        if whole := _message_so_far(reply):
+            console.print(Markdown(whole))
         _print_outcome(console, reply, error, stopping=interrupts > 0)
     finally:
         signal.signal(signal.SIGINT, previous_handler)
+
+
+def _message_so_far(reply: Reply) -> str:
+    """The message's text: for a Continue, what it had before (``start.prefix``) and what came since."""
+    return (reply.start.prefix if reply.start else "") + reply.text_so_far
 
 
 def _stop_quietly(reply: Reply) -> None:
@@ -454,9 +481,9 @@ def _print_outcome(console: Console, reply: Reply, error: Exception | None, *, s
         message = reply.error.message if reply.error else "unknown error"
         console.print(f"[red]error: {escape(message)}[/]")
     elif finish.status is ReplyStatus.INCOMPLETE:
-        console.print(f"[yellow](cut short: {finish.reason.value})[/]")
+        console.print(f"[yellow](cut short: {finish.reason.value}; /continue goes on)[/]")
     elif finish.status is not ReplyStatus.COMPLETED:
-        console.print(f"[dim]({finish.status.value})[/]")
+        console.print(f"[dim]({finish.status.value}; /continue goes on)[/]")
 
 
 # --------------------------------------------------------------------------------------------------
