@@ -1,4 +1,5 @@
-"""``make bench`` = ``python -m bench``: relay, embedded, resume, replicas, soak (and with --profile py-spy) benchmarks.
+"""``make bench`` = ``python -m bench``: relay, embedded, resume, replicas, soak, checkpoint (and with --profile
+py-spy) benchmarks.
 
 Prints tables and writes everything measured to ``bench/results/<timestamp>.json``. Every process it
 starts is stopped when it ends, however it ends (Ctrl+C included).
@@ -20,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from bench import procs as procs_module
+from bench.checkpoint import CheckpointConfig, run_checkpoint
 from bench.embedded import EmbeddedConfig, run_embedded
 from bench.launch import raise_fd_limit
 from bench.procs import CORE_LOAD, ROOT, Processes, start_fake
@@ -30,8 +32,8 @@ from bench.report import evaluate_targets, print_report
 from bench.resume import ResumeConfig, run_resume
 from bench.soak import SoakConfig, run_soak
 
-PARTS = ("relay", "embedded", "resume", "replicas", "soak", "profile")
-DEFAULT_PARTS = ("relay", "embedded", "resume", "replicas", "soak")
+PARTS = ("relay", "embedded", "resume", "replicas", "soak", "checkpoint", "profile")
+DEFAULT_PARTS = ("relay", "embedded", "resume", "replicas", "soak", "checkpoint")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -52,6 +54,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--embedded-runs", type=int, help="measured runs per side (default 3)")
     p.add_argument("--resume-repeats", type=int, help="re-attachments measured (default 20)")
     p.add_argument("--replica-streams", type=_ints, help="streams of the replicas runs (default 100,500)")
+    p.add_argument(
+        "--checkpoint-streams", type=_ints, help="conversation streams of the checkpoint runs (default 1000)"
+    )
     p.add_argument("--profile-streams", type=int, help="streams during the profile (default 1000)")
     p.add_argument("--profile-duration", type=int, help="py-spy seconds (default 20)")
     p.add_argument("--budget", type=float, help="seconds for the relay part; later runs are skipped (default 720)")
@@ -121,6 +126,16 @@ def configs(
     return relay, embedded, resume, profile, replicas, soak
 
 
+def checkpoint_config(args: argparse.Namespace, relay: RelayConfig) -> CheckpointConfig:
+    """The checkpoint runs read the fake upstream's default streams, which the relay settings define."""
+    cfg = CheckpointConfig(tokens=relay.tokens, rate=relay.rate, ramp=relay.ramp)
+    if args.quick:
+        cfg.streams = [100]
+    if args.checkpoint_streams:
+        cfg.streams = args.checkpoint_streams
+    return cfg
+
+
 def environment() -> dict[str, Any]:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -147,6 +162,7 @@ def environment() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     relay_cfg, embedded_cfg, resume_cfg, profile_cfg, replicas_cfg, soak_cfg = configs(args)
+    checkpoint_cfg = checkpoint_config(args, relay_cfg)
     console = Console(width=None if Console().is_terminal else 220)
     raise_fd_limit()
     procs_module.NICE = args.nice
@@ -164,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "profile": vars(profile_cfg),
         "replicas": vars(replicas_cfg),
         "soak": vars(soak_cfg),
+        "checkpoint": vars(checkpoint_cfg),
     }
     log = console.print
     code = 0
@@ -179,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"baseline ({args.baseline}): commit {procs.baseline_commit[:8]}, its runs alternate with ours")
             soak_cfg.variants = list(procs.variants)
             fake = None
-            if {"relay", "resume", "replicas", "profile", "soak"} & set(args.parts):
+            if {"relay", "resume", "replicas", "checkpoint", "soak", "profile"} & set(args.parts):
                 fake = start_fake(procs, tokens=relay_cfg.tokens, rate=relay_cfg.rate)
                 log(f"fake upstream on :{fake.port} (core {CORE_LOAD}), logs in {procs.logdir}")
             for part in args.parts:
@@ -201,6 +218,9 @@ def main(argv: list[str] | None = None) -> int:
                     elif part == "soak":
                         assert fake is not None
                         results["soak"] = run_soak(procs, fake, relay_cfg, soak_cfg, log=log)
+                    elif part == "checkpoint":
+                        assert fake is not None
+                        results["checkpoint"] = run_checkpoint(procs, fake, checkpoint_cfg, log=log)
                     elif part == "profile":
                         assert fake is not None
                         results["profile"] = run_profile(procs, fake, profile_cfg, args.out, stamp)

@@ -18,7 +18,7 @@ import sys
 import time
 from array import array
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 import numpy as np
@@ -243,6 +243,9 @@ class LoadSpec:
     unique: str = ""
     """A marker in ``request`` (20+ characters, e.g. a clientRequestId's value) replaced by a value unique to
     each stream, of the same length (so Content-Length holds)."""
+    values: list[str] = field(default_factory=list)
+    """With ``unique``: the value for each stream, in order (e.g. a conversation id), instead of a made-up one;
+    each exactly as long as the marker."""
     resume_port: int = 0
     """Drop and resume (rillchat SSE only): read ``resume_after`` tokens, close the connection and go on with
     ``GET /api/streams/{replyId}`` + ``Last-Event-ID`` on this port (another replica). 0 = off."""
@@ -493,7 +496,8 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
             tasks.append(loop.create_task(open_one(len(streams))))
 
     async def open_one(i: int) -> None:
-        mine = request.replace(marker, f"{nonce:010x}{i:0{len(marker) - 10}d}".encode()) if marker else request
+        value = spec.values[i].encode() if spec.values else f"{nonce:010x}{i:0{len(marker) - 10}d}".encode()
+        mine = request.replace(marker, value) if marker else request
         stream: TokenStream
         if spec.resume_port:
             stream = DropAndResume(mine, pattern, collector, on_done, spec.host, spec.resume_port, spec.resume_after)
@@ -566,7 +570,7 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
         offered = spec.streams * spec.rate * (w1 - w0)
         window = {"start": w0, "end": w1, "received": received, "offered": offered, "pct": 100.0 * received / offered}
     result = {
-        "spec": {k: v for k, v in asdict(spec).items() if k != "request"},
+        "spec": {k: v for k, v in asdict(spec).items() if k not in ("request", "values")},
         "t0": t0_wall,
         "t1": t1_wall,
         "wall_s": t1_wall - t0_wall,

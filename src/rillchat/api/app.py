@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         discovery = reg.start_discovery()  # in the background: a slow upstream never holds up start-up
         preload = _preload_local_model(reg) if settings.local_model_preload else None
         replies = ReplyService(settings, reg, hub, repository, cluster=cluster)
-        metrics = Metrics(hub, _local_queue_length(reg), log_content=settings.log_content)
+        metrics = Metrics(hub, _local_queue_length(reg), log_content=settings.log_content, checkpointer=checkpointer)
         hub.observers.append(metrics.reply_started)
         app.state.metrics = metrics
         app.state.checkpointer = checkpointer

@@ -15,6 +15,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from rillchat.api.runtime import LoopLagMonitor
+from rillchat.streams.checkpoint import Checkpointer
 from rillchat.streams.generation import Generation
 from rillchat.streams.hub import Hub
 
@@ -28,7 +29,14 @@ _LAG = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1)
 
 
 class Metrics:
-    def __init__(self, hub: Hub, local_queue_length: Callable[[], int] | None, *, log_content: bool = False) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        local_queue_length: Callable[[], int] | None,
+        *,
+        log_content: bool = False,
+        checkpointer: Checkpointer | None = None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.log_content = log_content
         r = self.registry
@@ -68,6 +76,16 @@ class Metrics:
             "rillchat_event_loop_lag_max_seconds", "The largest event-loop lag seen since start.", registry=r
         )
         self.loop_lag_max.set_function(lambda: self.loop_lag_monitor.max_lag)
+        if checkpointer is not None:
+            # Read from the checkpointer's own tallies: nothing per tick or per reply is added for metrics.
+            transactions = Gauge(
+                "rillchat_checkpoint_transactions",
+                "Checkpoint transactions written so far (one per tick with a changed reply).",
+                registry=r,
+            )
+            transactions.set_function(lambda: checkpointer.ticks_written)
+            rows = Gauge("rillchat_checkpoint_rows", "Partial texts written by checkpoints so far.", registry=r)
+            rows.set_function(lambda: checkpointer.rows_written)
 
     def reply_started(self, generation: Generation) -> None:
         self.started.labels(generation.start_event.model).inc()
