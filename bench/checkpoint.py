@@ -84,6 +84,8 @@ def one_run(procs: Processes, fake: Server, streams: int, interval: float, cfg: 
             "interval_s": interval,
             "ok": result["ok"],
             "failed": result["failed"],
+            "errors": result["errors"],
+            "error_samples": result.get("error_samples") or {},
             "tokens": tokens,
             "wall_s": span,
             "rillchat_cpu_s": cpu,
