@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -254,6 +256,22 @@ def _title_from(text: str) -> str:
 class Repository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        bind = sessions.kw.get("bind")
+        # SQLite has one writer at a time. Writers that wait in SQLite's busy handler retry at random and
+        # give up after busy_timeout, so under a burst (a thousand turns starting at once) some would fail
+        # with "database is locked"; queued here instead, they take turns in order and none times out.
+        is_sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._write_turn: asyncio.Lock | None = asyncio.Lock() if is_sqlite else None
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction (one at a time in this process on SQLite)."""
+        if self._write_turn is None:
+            async with self.sessions.begin() as session:
+                yield session
+            return
+        async with self._write_turn, self.sessions.begin() as session:
+            yield session
 
     # Conversations
 
@@ -270,7 +288,7 @@ class Repository:
             updated_at=now,
             **{k: v for k, v in (settings or {}).items() if k in SETTINGS_FIELDS},
         )
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             session.add(row)
         return ConversationRecord.of(row)
 
@@ -310,7 +328,7 @@ class Repository:
         row = Conversation(id=new_id("conv"), owner=owner, chat_key=key, created_at=now, updated_at=now)
         row.title, row.title_is_custom = "New conversation", False
         try:
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 session.add(row)
         except IntegrityError:  # the same chat's first two requests raced: the other one made it
             return await self._chat_conversation(owner, chat_id)
@@ -325,7 +343,7 @@ class Repository:
     async def seed_messages(self, conversation_id: str, owner: str | None, turns: list[tuple[str, str]]) -> bool:
         """Store turns a client brought from elsewhere, only into a conversation that has no message yet."""
         now = utcnow()
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             conversation = await self._owned(session, conversation_id, owner)
             exists = await session.scalar(select(Message.id).where(Message.conversation_id == conversation_id))
             if exists is not None:
@@ -366,7 +384,7 @@ class Repository:
 
     async def select_branch(self, conversation_id: str, owner: str | None, message_id: str) -> ConversationRecord:
         """Make the branch through ``message_id`` active, down to its most recently created leaf."""
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             row = await self._owned(session, conversation_id, owner)
             if row.running_reply_id is not None:
                 raise _busy()
@@ -377,7 +395,7 @@ class Repository:
         return await self.get_conversation(conversation_id, owner)
 
     async def rename_conversation(self, conversation_id: str, owner: str | None, title: str) -> ConversationRecord:
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             row = await self._owned(session, conversation_id, owner)
             row.title = title
             row.title_is_custom = True
@@ -388,7 +406,7 @@ class Repository:
         self, conversation_id: str, owner: str | None, changes: Mapping[str, Any]
     ) -> ConversationRecord:
         """Change the title and/or settings given; a setting given as None goes back to the default."""
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             row = await self._owned(session, conversation_id, owner)
             if "title" in changes:
                 row.title = changes["title"]
@@ -502,7 +520,7 @@ class Repository:
                     message_rows[-1]["parent_id"] = message_rows[-2]["id"] if position else None
             if _HAS_MESSAGE_TREE and imported.messages:
                 conversation_rows[-1]["active_message_id"] = message_rows[-1]["id"]
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             if conversation_rows:
                 await session.execute(insert(Conversation), conversation_rows)
             if message_rows:
@@ -523,7 +541,7 @@ class Repository:
         ]
 
     async def delete_conversation(self, conversation_id: str, owner: str | None) -> None:
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             row = await self._owned(session, conversation_id, owner)
             await session.execute(delete(Message).where(Message.conversation_id == conversation_id))
             await session.delete(row)
@@ -557,7 +575,7 @@ class Repository:
         now = utcnow()
         user_id, assistant_id = new_id("msg"), new_id("msg")
         try:
-            async with self.sessions.begin() as session:
+            async with self._writing() as session:
                 # The claim comes first and is one conditional UPDATE: the database serializes it (a row
                 # lock on PostgreSQL, the write lock on SQLite), so two replies never run at once in one
                 # conversation, whichever replicas start them.
@@ -681,7 +699,7 @@ class Repository:
             # A checkpoint without reasoning leaves what is stored (a Continue's earlier thoughts) alone.
             .values(content=bindparam("text"), reasoning=func.coalesce(bindparam("thoughts"), table.c.reasoning))
         )
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 statement,
                 [
@@ -712,7 +730,7 @@ class Repository:
     ) -> None:
         """Store how a reply ended, and free its conversation for the next one."""
         now = utcnow()
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             await session.execute(
                 update(Message)
                 .where(Message.id == assistant_message_id)
@@ -770,7 +788,7 @@ class Repository:
         if reply_ids is not None:
             query = query.where(Message.reply_id.in_(reply_ids))
             released = released.where(Conversation.running_reply_id.in_(reply_ids))
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             result = await session.execute(
                 query.values(
                     status="interrupted",
@@ -801,7 +819,7 @@ class Repository:
             values["content"] = content
             values["reasoning"] = reasoning or None
             values["output_tokens"] = output_tokens
-        async with self.sessions.begin() as session:
+        async with self._writing() as session:
             result = await session.execute(
                 update(Message).where(Message.reply_id == reply_id, Message.status == "streaming").values(**values)
             )
