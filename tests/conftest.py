@@ -79,7 +79,12 @@ def start_server() -> Iterator[Callable[[Settings], str]]:
     with ExitStack() as stack:
 
         def start(settings: Settings) -> str:
-            return stack.enter_context(serve_in_thread(create_app(settings)))
+            limits = {
+                "max_header_bytes": settings.max_header_bytes,
+                "header_timeout_seconds": settings.header_timeout_seconds,
+                "body_timeout_seconds": settings.body_timeout_seconds,
+            }
+            return stack.enter_context(serve_in_thread(create_app(settings), **limits))
 
         yield start
 

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     default_max_output_tokens: int | None = None
     max_output_tokens_limit: int = 8192
     max_body_bytes: int = 1_000_000
+    # The request head (request line and headers), and how long the head and the body may take (408).
+    max_header_bytes: int = 65_536
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
     max_import_bytes: int = 100_000_000
     max_messages: int = 500
     max_text_chars: int = 100_000

@@ -15,6 +15,8 @@ from typing import Any
 import uvicorn
 from starlette.types import ASGIApp
 
+from rillchat.server import ServerConfig
+
 __all__ = ["loopback_socket", "serve_in_thread"]
 
 
@@ -38,8 +40,9 @@ def serve_in_thread(
     start-up (migrations, the embedded model's preload).
     """
     sock = loopback_socket()
+    # rillchat's HTTP protocol (bounded heads, header and body timeouts), as ``rillchat serve`` has it.
     server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=5, **config)
+        ServerConfig(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=5, **config)
     )
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
     thread.start()

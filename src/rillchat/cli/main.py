@@ -30,12 +30,11 @@ def serve(
     """Serve the API and the browser UI."""
     import os
 
-    import uvicorn
-
     from rillchat.api.app import create_app
     from rillchat.config import Settings
     from rillchat.extras import MissingExtra, check_extras
     from rillchat.logs import configure_logging
+    from rillchat.server import run, server_config
 
     overrides: dict[str, object] = {}
     if host is not None:
@@ -57,8 +56,9 @@ def serve(
             raise typer.BadParameter("--workers above 1 needs RILLCHAT_REDIS_URL", param_hint="--workers")
         if model is not None:
             os.environ["RILLCHAT_DEFAULT_MODEL"] = model  # workers build their own settings
-    uvicorn.run(
+    config = server_config(
         "rillchat.api.app:create_app" if workers > 1 else create_app(settings),
+        settings,
         factory=workers > 1,
         workers=workers,
         host=settings.host,
@@ -66,12 +66,12 @@ def serve(
         log_config=None,
         log_level=log_level,
         loop="uvloop",
-        http="httptools",
         backlog=4096,
         # On SIGTERM uvicorn stops accepting, then lets open replies finish up to this deadline;
         # the app's shutdown then stores whatever still runs as interrupted.
         timeout_graceful_shutdown=int(max(1, settings.shutdown_grace_seconds)),
     )
+    run(config)
 
 
 @app.command("hash-key")
