@@ -79,6 +79,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_bytes = 0
         self.deadline: asyncio.TimerHandle | None = None
         self.discarding = False
+        self.message_ended = False
 
     def _arm(self, seconds: float, message: str) -> None:
         self._disarm()
@@ -102,9 +103,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.reading_head and self.deadline is None:  # the next request on a kept-alive connection
             self._arm(self.header_timeout, "the request headers took too long to arrive")
+        self.message_ended = False
         super().data_received(data)
-        if self.reading_head and not self.transport.is_closing():
-            self.head_bytes += len(data)  # still no end of head: all of it was head
+        # Still reading a head, and no message ended in this chunk: all of it was head.
+        if self.reading_head and not self.message_ended and not self.transport.is_closing():
+            self.head_bytes += len(data)
             if self.head_bytes > self.max_header_bytes:
                 self._refuse(431, "headers_too_large", f"the request head is larger than {self.max_header_bytes} bytes")
 
@@ -118,6 +121,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self._disarm()
         self.reading_head = True
+        self.message_ended = True
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         self.deadline = None
