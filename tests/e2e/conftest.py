@@ -79,6 +79,11 @@ def page_errors() -> list[str]:
 def page(context: Any, page_errors: list[str]) -> Iterator[Any]:
     page = context.new_page()
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    # The UI runs under a strict Content-Security-Policy (issue 11): a violation is an error like any other.
+    page.on(
+        "console",
+        lambda message: page_errors.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     yield page
     assert not page_errors, f"uncaught errors in the page: {page_errors}"
 

@@ -97,3 +97,20 @@ def test_an_error_echoes_only_a_short_form_of_the_input(server_with_fake, client
     ):
         assert response.status_code in (404, 413, 422), response.text[:200]
         assert len(response.content) < 500
+
+
+def test_every_response_carries_the_security_headers(server_with_fake, client):
+    server = server_with_fake()
+    for response in (
+        client.get(f"{server}/"),
+        client.get(f"{server}/guide.html"),
+        client.get(f"{server}/api/models"),
+        client.get(f"{server}/api/streams/rep_missing"),
+        client.post(f"{server}/api/chat/stream", json={}),
+        client.get(f"{server}/api/conversations", headers={"host": "attacker.example"}),
+    ):
+        policy = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"

@@ -30,11 +30,24 @@ from rillchat.api.incoming import (
 from rillchat.api.streaming import ReplyStreamResponse
 from rillchat.errors import RillchatError
 
-__all__ = ["Edge", "RequestIdLogFilter", "hash_api_key", "request_id_var"]
+__all__ = ["SECURITY_HEADERS", "Edge", "RequestIdLogFilter", "hash_api_key", "request_id_var"]
 
 logger = logging.getLogger("rillchat.api")
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+#: On every response (issue 11, finding 9). The UI loads only its own files, runs no inline script, is
+#: never framed, and sends no Referer; a response is never sniffed into another type.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
 
 
 class RequestIdLogFilter(logging.Filter):
@@ -63,7 +76,7 @@ class Edge:
             return
         request_id = request_id_of(scope["headers"])
         request_id_var.set(request_id)
-        id_header = [(b"x-request-id", request_id.encode())]
+        id_header = [(b"x-request-id", request_id.encode()), *SECURITY_HEADERS]
         routes = self.routes
         try:
             head = self.gate.admit(scope, request_id)
