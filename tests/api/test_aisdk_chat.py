@@ -168,6 +168,9 @@ def test_regenerate_replaces_the_last_reply_and_edit_replaces_from_the_edited_tu
     stored = history(client, server, chat_id)
     assert [m["role"] for m in stored] == ["user", "assistant"] * 2
     assert [m["id"] for m in stored if m["role"] == "assistant"] == [first_reply, chunks[0]["messageId"]]
+    conversation_id = chunks[0]["messageMetadata"]["conversationId"]
+    messages = client.get(f"{server}/api/conversations/{conversation_id}").json()["messages"]
+    assert messages[-1]["versionIds"] == [second_reply, chunks[0]["messageId"]], "the earlier reply is kept"
 
     edited = user("ONE, edited", first["id"])
     _, chunks = stream(client, "POST", f"{server}{API}", json={**chat_body(chat_id, edited), "messageId": first["id"]})

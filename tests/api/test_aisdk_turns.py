@@ -54,15 +54,17 @@ def test_a_chat_storage_does_not_know_is_seeded_with_the_earlier_turns_and_the_s
     assert plan.instructions == "be brief" and plan.user_text == "two"
 
 
-def test_regenerate_answers_the_user_turn_before_the_named_reply_or_at_the_same_place():
-    by_id = request(
-        ui("user", "one"), ui("assistant", "x"), ui("user", "two"), trigger="regenerate-message", messageId="a2"
-    )
-    assert plan_turn(by_id, STORED, 1000).replace_from_message_id == "u2"
-    by_place = request(ui("user", "one"), ui("assistant", "x"), ui("user", "two"), trigger="regenerate-message")
-    assert plan_turn(by_place, STORED, 1000).replace_from_message_id == "u2"
+def test_regenerate_makes_a_new_version_of_the_named_reply_or_of_the_reply_at_the_same_place():
+    turns = (ui("user", "one"), ui("assistant", "x"), ui("user", "two"))
+    by_id = request(*turns, trigger="regenerate-message", messageId="a2")
+    assert plan_turn(by_id, STORED, 1000).regenerate_message_id == "a2"
+    by_place = request(*turns, trigger="regenerate-message")
+    assert plan_turn(by_place, STORED, 1000).regenerate_message_id == "a2"
     first = request(ui("user", "one"), trigger="regenerate-message", messageId="a1")
-    assert plan_turn(first, STORED, 1000).replace_from_message_id == "u1"
+    assert plan_turn(first, STORED, 1000).regenerate_message_id == "a1"
+    no_reply_yet = request(*turns, trigger="regenerate-message")
+    plan = plan_turn(no_reply_yet, STORED[:3], 1000)
+    assert (plan.regenerate_message_id, plan.replace_from_message_id) == (None, "u2")
 
 
 def test_an_edit_replaces_the_stored_turn_at_its_place():

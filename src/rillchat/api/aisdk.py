@@ -73,6 +73,7 @@ async def start_chat_reply(services: Services, body: UIChatRequest, owner: str |
         conversation_id=conversation.id,
         client_request_id=body.clientRequestId,
         replace_from_message_id=plan.replace_from_message_id,
+        regenerate_message_id=plan.regenerate_message_id,
     )
     generation = await services.replies.start(reply_request, owner, client)
     return _ui_stream(services, generation, leaving_stops=not body.resumable)

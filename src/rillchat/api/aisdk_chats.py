@@ -9,9 +9,9 @@ one, when it stopped reading early):
   of an earlier user message, ``sendMessage({ text, messageId })``), the stored turn at that place and all
   after it are replaced; otherwise the turn is appended to the stored history, so a client that sends only the
   last message works too. A chat that storage does not know yet is seeded with the client's earlier turns.
-- ``regenerate-message``: the stored user turn the client's last message stands for is answered again (the
-  stored reply after it is replaced): the one before the assistant message ``messageId`` names, else the
-  user turn at the same place in the client's list.
+- ``regenerate-message``: a new version of the stored reply (earlier versions stay as branches): the
+  assistant message ``messageId`` names, else the reply to the user turn at the same place in the client's
+  list.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class TurnPlan:
     user_text: str
     instructions: str | None = None
     replace_from_message_id: str | None = None
+    regenerate_message_id: str | None = None
     seed: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -116,11 +117,11 @@ def plan_turn(body: UIChatRequest, stored: list[MessageRecord], max_chars: int) 
     turns_before = sum(1 for m in earlier if m.role == "user")
     stored_users = [m for m in stored if m.role == "user"]
     if body.trigger == "regenerate-message":
-        target = _user_before(stored, body.messageId) if body.messageId else None
-        if target is None and turns_before < len(stored_users):
-            target = stored_users[turns_before]
+        target = _reply_to_regenerate(stored, body.messageId, turns_before)
         if target is not None:
-            return TurnPlan(last.text, instructions, target.id)
+            return TurnPlan(last.text, instructions, regenerate_message_id=target.id)
+        if turns_before < len(stored_users):  # that turn has no reply stored: answer it as a new version
+            return TurnPlan(last.text, instructions, stored_users[turns_before].id)
     if not stored:
         seed: list[tuple[str, str]] = [(m.role, m.text) for m in earlier if m.role in ("user", "assistant") and m.text]
         return TurnPlan(last.text, instructions, seed=seed)
@@ -129,11 +130,21 @@ def plan_turn(body: UIChatRequest, stored: list[MessageRecord], max_chars: int) 
     return TurnPlan(last.text, instructions)
 
 
-def _user_before(stored: list[MessageRecord], message_id: str) -> MessageRecord | None:
-    index = next((i for i, m in enumerate(stored) if m.id == message_id), None)
-    if index is None:
-        return None
-    return next((m for m in reversed(stored[: index + 1]) if m.role == "user"), None)
+def _reply_to_regenerate(
+    stored: list[MessageRecord], message_id: str | None, turns_before: int
+) -> MessageRecord | None:
+    """The stored assistant message a regenerate names (``messageId``), else the reply to the user turn at
+    the same place as the client's last message."""
+    by_id = next((i for i, m in enumerate(stored) if m.id == message_id), None) if message_id else None
+    if by_id is None:
+        users = [i for i, m in enumerate(stored) if m.role == "user"]
+        if turns_before >= len(users):
+            return None
+        by_id = users[turns_before]
+    if stored[by_id].role == "assistant":
+        return stored[by_id]
+    following = stored[by_id + 1] if by_id + 1 < len(stored) else None
+    return following if following is not None and following.role == "assistant" else None
 
 
 def ui_messages(stored: list[MessageRecord]) -> list[UIMessageOut]:
