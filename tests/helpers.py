@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,13 @@ class Received:
     data: dict[str, Any]
 
 
+def data_events(events: Iterable[ServerSentEvent]) -> Iterator[ServerSentEvent]:
+    """The events that carry data. A ``: ping`` keep-alive after an event with an ``id:`` comes out of
+    httpx-sse as an event with empty data (the SSE spec keeps the last id, so the blank line dispatches);
+    a browser's EventSource drops those, and so do we: comments are not events."""
+    return (s for s in events if s.data)
+
+
 def sse_events(client: httpx.Client, method: str, url: str, **kwargs: Any) -> list[Received]:
     headers = {"accept": "text/event-stream", **kwargs.pop("headers", {})}
     with connect_sse(client, method, url, headers=headers, **kwargs) as source:
@@ -30,15 +37,10 @@ def text_of(events: list[Received]) -> str:
 
 
 def read_events(events: Iterator[ServerSentEvent], limit: int | None = None) -> list[Received]:
-    """Read from an ``iter_sse()`` iterator, up to ``limit`` events or to the end.
-
-    A ``: ping`` keep-alive is no event, but httpx-sse reports one (empty data, the last id) once an id
-    was seen: skipped, so a reply that waits longer than the keep-alive interval reads the same.
-    """
+    """Read from an ``iter_sse()`` iterator, up to ``limit`` events or to the end; keep-alives are skipped
+    (see :func:`data_events`), so a reply that waits longer than the keep-alive interval reads the same."""
     out: list[Received] = []
-    for s in events:
-        if not s.data:
-            continue
+    for s in data_events(events):
         out.append(Received(int(s.id), s.event, orjson.loads(s.data)))
         if limit is not None and len(out) >= limit:
             break

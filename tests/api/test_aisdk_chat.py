@@ -15,7 +15,7 @@ from httpx_sse import connect_sse
 
 from rillchat.api.edge import hash_api_key
 from tests.fakes.openai_server import Scenario, expected_reasoning, expected_text
-from tests.helpers import wait_until
+from tests.helpers import data_events, wait_until
 
 API = "/api/ai-sdk/chat"
 
@@ -62,7 +62,7 @@ def read_chunks(source: Any, limit: int | None = None) -> list[Any]:
     """Chunks of a UI message stream (the final ``[DONE]`` as the string ``"[DONE]"``); ``source`` is an
     httpx-sse event source, or its ``iter_sse()`` iterator to go on reading where an earlier call stopped."""
     out: list[Any] = []
-    for event in source.iter_sse() if hasattr(source, "iter_sse") else source:
+    for event in data_events(source.iter_sse() if hasattr(source, "iter_sse") else source):
         out.append("[DONE]" if event.data == "[DONE]" else orjson.loads(event.data))
         if limit is not None and len(out) >= limit:
             break

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.conftest import fake_upstreams
 from tests.fakes.openai_server import REFUSAL_TEXT, Scenario, expected_text
 from tests.helpers import sse_events, text_of
 
@@ -52,6 +53,41 @@ def test_upstream_errors_before_the_stream_map_to_a_status_and_json(
     if upstream_status == 429:
         assert response.headers["retry-after"] == "1"
     assert_clean_error(client.post(f"{server}/api/chat", json=body(model)), status, code)
+
+
+def silent_upstream_reply(client, fake_openai, server: str, model: str, sse: bool) -> httpx.Response:
+    """Ask for a reply from an upstream that takes the request and never answers, not even headers."""
+    fake_openai.scenario = Scenario(silent=True)
+    headers = {"accept": "text/event-stream"} if sse else {}
+    return client.post(f"{server}/api/chat/stream", json=body(model), headers=headers)
+
+
+def assert_the_upstream_connection_was_closed(fake_openai) -> None:
+    fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=30)
+    (record,) = fake_openai.requests
+    assert record.terminal == "silent" and record.disconnected_at is not None
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("sse", [False, True])
+def test_an_upstream_that_never_answers_is_a_504_after_its_timeout(
+    fake_openai, make_settings, start_server, client, model, sse
+):
+    """Opening the stream (connect + response headers) is bounded by the upstream's ``timeout_seconds``."""
+    upstreams = [u.model_copy(update={"timeout_seconds": 0.5}) for u in fake_upstreams(fake_openai)]
+    server = start_server(make_settings(upstreams=upstreams))
+    assert_clean_error(silent_upstream_reply(client, fake_openai, server, model, sse), 504, "upstream_timeout")
+    assert_the_upstream_connection_was_closed(fake_openai)
+
+
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("sse", [False, True])
+def test_the_reply_time_cap_covers_opening_the_stream(server_with_fake, fake_openai, client, model, sse):
+    """The upstream's own timeout is long here: the reply's total-time cap ends the wait, with a 504."""
+    server = server_with_fake(reply_timeout_seconds=0.5)
+    error = assert_clean_error(silent_upstream_reply(client, fake_openai, server, model, sse), 504, "upstream_timeout")
+    assert "0.5s" in error["message"]
+    assert_the_upstream_connection_was_closed(fake_openai)
 
 
 def test_unknown_model_is_a_404_listing_the_models(server, client):

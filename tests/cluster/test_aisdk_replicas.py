@@ -12,7 +12,7 @@ from httpx_sse import connect_sse
 
 from tests.conftest import POSTGRES_URL, REDIS_URL, fake_upstreams
 from tests.fakes.openai_server import Scenario, expected_text
-from tests.helpers import wait_until
+from tests.helpers import data_events, wait_until
 
 pytestmark = pytest.mark.skipif(
     not (POSTGRES_URL and REDIS_URL),
@@ -44,11 +44,11 @@ def test_an_ai_sdk_chat_started_on_one_replica_resumes_from_its_start_on_the_oth
     request = {"id": chat_id, "messages": [message], "resumable": True, "model": "fake-chat"}
     with httpx.Client(timeout=30) as client:
         with connect_sse(client, "POST", f"{a}/api/ai-sdk/chat", json=request) as source:
-            seen = [json.loads(s.data) for _, s in zip(range(5), source.iter_sse(), strict=False)]
+            seen = [json.loads(s.data) for _, s in zip(range(5), data_events(source.iter_sse()), strict=False)]
         wait_until(lambda: fake_openai.paused == 1, what="the reply is held")
         with connect_sse(client, "GET", f"{b}/api/ai-sdk/chat/{chat_id}/stream") as source:
             assert source.response.status_code == 200
-            events = source.iter_sse()
+            events = data_events(source.iter_sse())
             resumed = [s.data for _, s in zip(range(len(seen)), events, strict=False)]
             fake_openai.release()
             resumed += [s.data for s in events]

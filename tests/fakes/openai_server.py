@@ -3,7 +3,7 @@
 It speaks the wire formats rillchat's upstream providers read -- Responses API streaming
 (``POST /v1/responses``), Chat Completions streaming (``POST /v1/chat/completions``), their
 non-streaming forms, ``GET /v1/models`` and OpenAI's JSON error shape -- and can misbehave on demand
-(slow, failing, refusing, dropping, stalling, splitting UTF-8 across TCP writes) through a
+(slow, failing, refusing, silent, dropping, stalling, splitting UTF-8 across TCP writes) through a
 :class:`Scenario`. Counters in :attr:`FakeOpenAI.stats` let tests prove that a cancellation really
 reached the upstream.
 
@@ -115,6 +115,8 @@ class Scenario:
     """Seconds between the stream's start (response.created sent) and the first delta."""
     status_before_stream: int | None = None
     """Answer this HTTP error (401, 429, 500, 503, ...) in OpenAI's JSON shape instead of streaming."""
+    silent: bool = False
+    """Read the request, then send nothing at all (not even the headers) until the client leaves."""
     fail_after: int | None = None
     """After this many deltas, end with ``failure`` instead of completing."""
     failure: Failure = "response.failed"
@@ -289,6 +291,7 @@ _DIRECTIVE_FIELDS: dict[str, Callable[[str], Any]] = {
     "rate": float,
     "first_token_delay": float,
     "status_before_stream": _opt_int,
+    "silent": _bool,
     "fail_after": _opt_int,
     "failure": str,
     "drop_after": _opt_int,
@@ -397,7 +400,7 @@ class RequestRecord:
     """The terminal event (or the whole non-streaming body) was sent."""
     terminal: str | None = None
     """response.completed / response.incomplete / response.failed / error / stop / length /
-    content_filter / refusal / dropped / stalled / aborted / http_<status>."""
+    content_filter / refusal / dropped / stalled / silent / aborted / http_<status>."""
     disconnected_at: float | None = None
     """time.monotonic() when the fake noticed that the client went away before the end."""
 
@@ -1428,6 +1431,10 @@ class FakeOpenAI:
         record.stream = body.get("stream") is True
         if scenario.status_before_stream is not None:
             await self._status_error(send, record, scenario)
+            return
+        if scenario.silent:
+            record.terminal = "silent"
+            await self._run_watched(asyncio.Event().wait(), receive, record, stats)
             return
         if (
             api == "responses"

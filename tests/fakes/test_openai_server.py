@@ -587,6 +587,20 @@ async def test_stall_after_keeps_quiet_until_the_client_leaves(fake_openai: Fake
     assert record.disconnected_at is not None and record.disconnected_at - closed_at < 1.0
 
 
+@pytest.mark.parametrize(("path", "body"), [("/responses", responses_body()), ("/chat/completions", chat_body())])
+async def test_silent_sends_no_headers_until_the_client_leaves(
+    fake_openai: FakeOpenAI, path: str, body: dict[str, Any]
+) -> None:
+    fake_openai.scenario = Scenario(silent=True)
+    async with http(fake_openai, timeout=httpx.Timeout(10, read=0.3)) as client:
+        with pytest.raises(httpx.ReadTimeout):  # waiting for the status line and headers
+            await client.post(path, json=body)
+    await fake_openai.wait_for(lambda: fake_openai.stats.streams_disconnected == 1, timeout=5.0)
+    record = fake_openai.requests[0]
+    assert record.terminal == "silent" and record.status is None and record.disconnected_at is not None
+    assert fake_openai.stats.streams_started == 0 and fake_openai.stats.deltas_sent == 0
+
+
 async def test_reset_cuts_streams_left_running(fake_openai: FakeOpenAI) -> None:
     async with http(fake_openai) as client:
         with pytest.raises(httpx.RemoteProtocolError):

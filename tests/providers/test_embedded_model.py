@@ -9,7 +9,7 @@ import httpx
 import pytest
 from httpx_sse import connect_sse
 
-from tests.helpers import Received, read_events, sse_events, text_of
+from tests.helpers import Received, data_events, read_events, sse_events, text_of
 
 pytestmark = pytest.mark.embedded
 
@@ -62,7 +62,7 @@ def test_a_second_request_waits_in_the_queue_and_learns_its_position(server, cli
                 c, "POST", f"{server}/api/chat/stream", json=long_prompt, headers={"accept": "text/event-stream"}
             ) as source,
         ):
-            for s in source.iter_sse():
+            for s in data_events(source.iter_sse()):
                 first_events.append(Received(int(s.id), s.event, {}))
                 if s.event == "delta":
                     first_started.set()

@@ -9,6 +9,7 @@ puts that aiohttp response in the httpx2 response's ``extensions`` (public httpx
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -57,19 +58,25 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "accept-encoding"]
         headers.append(("accept-encoding", "identity"))
         timeout: dict[str, Any] = request.extensions.get("timeout", {})
+        connect_timeout = timeout.get("connect") or self._connect_timeout
         try:
-            response = await self._client().request(
-                request.method,
-                str(request.url),
-                headers=headers,
-                data=await request.aread() or None,
-                allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=timeout.get("connect") or self._connect_timeout, sock_read=None
-                ),
-            )
-        except TimeoutError as exc:
+            # Connecting and waiting for the response's headers are bounded by the read timeout (the
+            # upstream's ``timeout_seconds``): an upstream that takes the request and never answers must
+            # not hold the reply forever. The body's reads are not bounded here (``sock_read=None``): a
+            # per-read timer would cost every token, and the generation's stall watchdog covers them.
+            async with asyncio.timeout(timeout.get("read")):
+                response = await self._client().request(
+                    request.method,
+                    str(request.url),
+                    headers=headers,
+                    data=await request.aread() or None,
+                    allow_redirects=False,
+                    timeout=aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=None),
+                )
+        except aiohttp.ServerTimeoutError as exc:  # aiohttp's own connect timeout
             raise httpx2.ConnectTimeout(str(exc) or "connect timeout", request=request) from exc
+        except TimeoutError as exc:  # ours: no response headers in time (aiohttp closed the connection)
+            raise httpx2.ReadTimeout("no response headers in time", request=request) from exc
         except aiohttp.ClientConnectionError as exc:
             raise httpx2.ConnectError(str(exc), request=request) from exc
         except aiohttp.ClientError as exc:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from rillchat.errors import RillchatError
+from rillchat.errors import RillchatError, UpstreamTimeout
 from rillchat.events import Delta, ErrorEvent, Finish, FinishReason, Queued, Reasoning, ReplyStatus, Start, Usage
 from rillchat.providers.base import GenerationRequest, Provider, ProviderStream
 from rillchat.streams.eventlog import EventLog
@@ -168,13 +168,17 @@ class Generation:
         self._cancel_error = error
         self._task.cancel()
 
-    def _arm_watchdogs(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _arm_total_watchdog(self) -> None:
+        """Armed before ``provider.open()``: the reply's time cap covers opening it (a silent upstream)."""
+        if self.total_timeout > 0:
+            self._timers.append(asyncio.get_running_loop().call_later(self.total_timeout, self._time_is_up))
+
+    def _arm_stall_watchdog(self) -> None:
+        """Armed once the stream is open: opening may rightly take long (loading the embedded model, the
+        SDK's retries); each attempt at an upstream is bounded by its ``timeout_seconds`` instead."""
         self._last_event_at = time.monotonic()
         if self.stall_timeout > 0:
-            self._timers.append(loop.call_later(self.stall_timeout, self._check_stall))
-        if self.total_timeout > 0:
-            self._timers.append(loop.call_later(self.total_timeout, self._time_is_up))
+            self._timers.append(asyncio.get_running_loop().call_later(self.stall_timeout, self._check_stall))
 
     def _check_stall(self) -> None:
         """One timer per stall period, not one per token: the hot path only stamps the time."""
@@ -204,6 +208,7 @@ class Generation:
         unlogged_error: ErrorEvent | None = None  # ... when the provider did not put it in the log itself
         open_error: RillchatError | None = None
         try:
+            self._arm_total_watchdog()
             try:
                 stream = await self.provider.open(self.request)
             except RillchatError as exc:
@@ -211,7 +216,7 @@ class Generation:
                 raise
             self.timing.opened = time.monotonic()
             self.opened.set_result(None)
-            self._arm_watchdogs()
+            self._arm_stall_watchdog()
             parts = self._parts
             thoughts = self._thoughts
             timing = self.timing
@@ -247,6 +252,10 @@ class Generation:
             finish = Finish(status, self._cancel_reason, self._estimated_usage())
             if self._cancel_error is not None:
                 error = unlogged_error = self._cancel_error
+            if self._cancel_reason is FinishReason.TIMEOUT and not self.opened.done():
+                # Out of time before the upstream answered: a 504 before the stream, as for its own timeout.
+                open_error = UpstreamTimeout(f"the model did not answer within {self.total_timeout:g}s")
+                error = unlogged_error = ErrorEvent(open_error.code, open_error.message)
         except RillchatError as exc:
             error = unlogged_error = ErrorEvent(exc.code, exc.message)
             finish = Finish(ReplyStatus.FAILED, FinishReason.ERROR, self._estimated_usage())
