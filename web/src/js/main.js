@@ -76,6 +76,9 @@ function start() {
   new MessageList($("#messages"), $("[data-testid=empty-state]"), state, {
     retry: (key) => chat.retry(key),
     regenerate: () => chat.regenerate(),
+    continueReply: (key) => chat.continueMessage(key),
+    isStateless: () => chat.stateless,
+    selectVersion: (message, id) => chat.selectVersion(message, id),
     editResend: (message, text) => chat.editResend(message, text),
     focusComposer,
   }, scroller);
@@ -110,6 +113,7 @@ function start() {
     open: (id) => (id ? chat.openConversation(id) : chat.newConversation()),
     create: () => chat.newConversation(),
     notice,
+    badge: (conv) => conversations.badge(conv),
   });
 
   // Example prompts in the empty state: one click sends it, as if typed.

@@ -10,6 +10,8 @@ import { StreamingMarkdown } from "./incremental.js";
 import { STATUS_WORDS, progressText, statusText } from "./progress.js";
 import { timeElement } from "./timestamps.js";
 import { ThinkingBlock } from "./thinking.js";
+import { CONTINUABLE } from "./state.js";
+import { versionSwitcher } from "./versions.js";
 
 const ROLE_LABEL = { user: "You", assistant: "Assistant" };
 
@@ -154,6 +156,14 @@ class MessageView {
       this.actions.replaceChildren();
       return;
     }
+    buttons.push(versionSwitcher(m, { busy, onSelect: (message, id) => this.list.handlers.selectVersion(message, id) }));
+    // Continue: the reply was cut off (length, stop, a restart) and the server can carry it on.
+    if (m.role === "assistant" && m.id && CONTINUABLE.has(m.status) && !this.list.stateless()) {
+      buttons.push(h("button", {
+        type: "button", class: "btn btn-small btn-continue", dataset: { testid: "continue" }, "aria-label": "Continue this reply",
+        disabled: busy, onclick: () => this.list.handlers.continueReply(m.key),
+      }, "Continue"));
+    }
     if (m.role === "assistant" && !this.streaming && m.content) {
       buttons.push(h("button", {
         type: "button", class: "btn btn-ghost btn-small", dataset: { testid: "copy-message" }, "aria-label": "Copy reply",
@@ -164,10 +174,12 @@ class MessageView {
     if (lastAssistant && !this.streaming && m.status !== "failed" && this.list.state.lastOf("user")) {
       buttons.push(button("regenerate", "Regenerate", () => this.list.handlers.regenerate(), "Regenerate reply"));
     }
-    if (lastUser) {
-      buttons.push(button("edit", "Edit", () => this.startEdit(), "Edit and resend your last message"));
+    // Any stored user message can be edited (a new version, the earlier branch is kept); one the server
+    // never got only if it is the last.
+    if (m.role === "user" && (lastUser || (m.id && !this.list.stateless()))) {
+      buttons.push(button("edit", "Edit", () => this.startEdit(), "Edit and resend this message"));
     }
-    this.actions.replaceChildren(...buttons);
+    this.actions.replaceChildren(...buttons.filter(Boolean));
   }
 
   startEdit() {
@@ -287,6 +299,11 @@ export class MessageList {
   afterChange() {
     this.empty.hidden = this.state.messages.length > 0;
     this.refreshActions();
+  }
+
+  /** True when the server keeps no conversations (no versions, no Continue). */
+  stateless() {
+    return Boolean(this.handlers.isStateless?.());
   }
 
   refreshActions() {

@@ -52,7 +52,11 @@ export class Sidebar {
       this.applyCollapsed();
     });
     this.applyCollapsed();
-    state.on("conversations", () => this.render());
+    // A background refresh (polling running replies) must not redraw a row being renamed or confirmed.
+    state.on("conversations", () => {
+      if (this.renaming || this.confirming) this.stale = true;
+      else this.render();
+    });
     state.on("conversation", () => this.markCurrent({ reveal: true }));
     this.revealPending = true;
   }
@@ -172,6 +176,7 @@ export class Sidebar {
   }
 
   render() {
+    this.stale = false;
     const hadFocus = this.list.contains(document.activeElement) ? document.activeElement.closest(".conv")?.dataset.id : null;
     const groups = groupByDate(this.state.conversations);
     this.list.replaceChildren(...groups.map((g) => {

@@ -7,6 +7,9 @@
 
 let nextKey = 1;
 
+/** Statuses a reply can be continued from (the server carries the same message on). */
+export const CONTINUABLE = new Set(["incomplete", "interrupted", "stopped"]);
+
 /** A message as the UI holds it. `key` is local and stable; `id` is the server's (null until known). */
 export function makeMessage(fields) {
   return {
@@ -23,6 +26,9 @@ export function makeMessage(fields) {
     usage: null,
     replyId: null,
     createdAt: null,
+    parentId: null,
+    versionIds: [],
+    versionIndex: 0,
     ...fields,
   };
 }
