@@ -74,20 +74,24 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         database = Database(settings.database_url)
         await database.migrate()
         repository = Repository(database.sessions)
-        hub = Hub(grace_seconds=settings.stream_grace_seconds, ttl_seconds=settings.event_log_ttl_seconds)
         cluster = None
         if settings.redis_url:
             from rillchat.streams.cluster import Cluster  # the redis extra
 
-            # Other replicas may be generating right now: their dead are found by the sweeper instead.
             cluster = Cluster(
                 settings.redis_url,
                 repository,
-                hub,
                 log_ttl_seconds=settings.event_log_ttl_seconds,
                 reply_timeout_seconds=settings.reply_timeout_seconds,
             )
-            await cluster.start()
+        hub = Hub(
+            grace_seconds=settings.stream_grace_seconds,
+            ttl_seconds=settings.event_log_ttl_seconds,
+            elsewhere=cluster.followers if cluster is not None else None,
+        )
+        if cluster is not None:
+            # Other replicas may be generating right now: their dead are found by the sweeper instead.
+            await cluster.start(hub)
         else:
             interrupted = await repository.interrupt_streaming()
             if interrupted:

@@ -42,12 +42,33 @@ def _owner_key(owner: str | None) -> str:
     return owner if owner is not None else "-"
 
 
+class RedisFollowers:
+    """The hub's followers elsewhere: readers of a reply on every replica, one counter per reply."""
+
+    def __init__(self, redis: Redis, ttl_seconds: float) -> None:
+        self.redis = redis
+        self.ttl = int(ttl_seconds)
+
+    async def change(self, reply_id: str, by: int) -> None:
+        key = f"rillchat:followers:{reply_id}"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.incrby(key, by)
+        pipe.expire(key, self.ttl)
+        await pipe.execute()
+
+    async def count(self, reply_id: str) -> int:
+        value = await self.redis.get(f"rillchat:followers:{reply_id}")
+        return int(value) if value else 0
+
+
 class Cluster:
+    """What replicas sharing Redis share. Built before the hub (``followers`` goes into the hub's
+    constructor); ``start(hub)`` then joins the two."""
+
     def __init__(
         self,
         redis_url: str,
         repository: Repository,
-        hub: Hub,
         *,
         log_ttl_seconds: float,
         reply_timeout_seconds: float,
@@ -55,7 +76,6 @@ class Cluster:
     ) -> None:
         self.redis = Redis.from_url(redis_url, max_connections=20_000)
         self.repository = repository
-        self.hub = hub
         self.replica_id = f"replica_{secrets.token_hex(6)}"
         self.log_ttl = log_ttl_seconds
         self.live_ttl = reply_timeout_seconds + log_ttl_seconds
@@ -63,13 +83,14 @@ class Cluster:
         self._tasks: list[asyncio.Task[None]] = []
         self._writer: RedisWriter | None = None
         self._reading: dict[str, RedisLogReader] = {}  # replies of other replicas followed here now
-        hub.observers.append(self._on_started)
-        hub.remote_followers = self.remote_followers
-        hub.remote_follow = self.follow_remote
+        self.followers = RedisFollowers(self.redis, self.live_ttl)
+        self._hub: Hub | None = None
 
     # Life of this replica
 
-    async def start(self) -> None:
+    async def start(self, hub: Hub) -> None:
+        self._hub = hub
+        hub.observers.append(self._on_started)
         await self._beat()
         self._tasks = [
             asyncio.create_task(self._beating(), name="cluster-heartbeat"),
@@ -156,17 +177,6 @@ class Cluster:
     async def request_stop(self, reply_id: str) -> None:
         await self.redis.publish(CONTROL, orjson.dumps({"op": "stop", "reply": reply_id}))
 
-    async def follow_remote(self, reply_id: str, change: int) -> None:
-        key = f"rillchat:followers:{reply_id}"
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.incrby(key, change)
-        pipe.expire(key, int(self.live_ttl))
-        await pipe.execute()
-
-    async def remote_followers(self, reply_id: str) -> int:
-        value = await self.redis.get(f"rillchat:followers:{reply_id}")
-        return int(value) if value else 0
-
     async def _listening(self) -> None:
         while True:
             try:
@@ -176,7 +186,7 @@ class Cluster:
                         if message.get("type") != "message":
                             continue
                         command = orjson.loads(message["data"])
-                        generation = self.hub.get(command.get("reply", ""))
+                        generation = self._hub.get(command.get("reply", "")) if self._hub else None
                         if command.get("op") == "stop" and generation is not None:
                             generation.stop()
             except asyncio.CancelledError:

@@ -19,7 +19,7 @@ from typing import Protocol
 from rillchat.events import Start
 from rillchat.streams.generation import Generation
 
-__all__ = ["Hub", "Reply"]
+__all__ = ["FollowersElsewhere", "Hub", "Reply"]
 
 logger = logging.getLogger("rillchat.hub")
 
@@ -37,8 +37,21 @@ class Reply(Protocol):
     def interrupt(self) -> None: ...
 
 
+class FollowersElsewhere(Protocol):
+    """Readers of a reply on other replicas, counted where every replica sees them (the cluster's Redis):
+    a reply generated here waits for them as for its own followers."""
+
+    async def count(self, reply_id: str) -> int: ...
+
+    async def change(self, reply_id: str, by: int) -> None: ...
+
+
 class Hub:
-    def __init__(self, *, grace_seconds: float, ttl_seconds: float) -> None:
+    def __init__(
+        self, *, grace_seconds: float, ttl_seconds: float, elsewhere: FollowersElsewhere | None = None
+    ) -> None:
+        """``elsewhere``: given when replicas share Redis (readers here of other replicas' replies are
+        counted there, and readers there of replies generated here count here)."""
         self.grace_seconds = grace_seconds
         self.ttl_seconds = ttl_seconds
         self._live: dict[str, Generation] = {}
@@ -49,10 +62,7 @@ class Hub:
         self._expiring: deque[tuple[float, str, tuple[str | None, str] | None]] = deque()
         self._expiry_timer: asyncio.TimerHandle | None = None
         self.observers: list[Callable[[Generation], None]] = []
-        # Set by the cluster when replicas share Redis: readers of this replica's replies on other
-        # replicas count as followers too; readers here of other replicas' replies are counted there.
-        self.remote_followers: Callable[[str], Awaitable[int]] | None = None
-        self.remote_follow: Callable[[str, int], Awaitable[None]] | None = None
+        self._elsewhere = elsewhere
         self._background: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
@@ -86,8 +96,8 @@ class Hub:
 
     def attach(self, generation: Reply) -> None:
         if not generation.local:
-            if self.remote_follow is not None:
-                self._spawn(self.remote_follow(generation.id, 1))
+            if self._elsewhere is not None:
+                self._spawn(self._elsewhere.change(generation.id, 1))
             return
         self._followers[generation.id] = self._followers.get(generation.id, 0) + 1
         timer = self._grace_timers.pop(generation.id, None)
@@ -99,8 +109,8 @@ class Hub:
         period (its client could not resume). ``leaving_stops``: the same, and no policy may let the reply run
         on: the client's leaving is its stop button (useChat without ``resumable``, issue 15)."""
         if not generation.local:
-            if self.remote_follow is not None:
-                self._spawn(self.remote_follow(generation.id, -1))
+            if self._elsewhere is not None:
+                self._spawn(self._elsewhere.change(generation.id, -1))
             return
         left = self._followers.get(generation.id, 1) - 1
         if left > 0:
@@ -118,22 +128,18 @@ class Hub:
         self._grace_timers[generation.id] = loop.call_later(self.grace_seconds, self._grace_expired, generation)
 
     def _grace_expired(self, generation: Reply) -> None:
-        if isinstance(generation, Generation):
-            self._grace_expired_here(generation)
-
-    def _grace_expired_here(self, generation: Generation) -> None:
+        """Only a reply generated here has a grace timer (``detach`` returns before for the others)."""
         self._grace_timers.pop(generation.id, None)
         if self._followers.get(generation.id, 0) != 0 or generation.done:
             return
-        if self.remote_followers is None:
+        if self._elsewhere is None:
             generation.interrupt()
             return
-        self._spawn(self._grace_expired_everywhere(generation))
+        self._spawn(self._grace_expired_everywhere(generation, self._elsewhere))
 
-    async def _grace_expired_everywhere(self, generation: Generation) -> None:
-        assert self.remote_followers is not None
+    async def _grace_expired_everywhere(self, generation: Reply, followers: FollowersElsewhere) -> None:
         try:
-            elsewhere = await self.remote_followers(generation.id)
+            elsewhere = await followers.count(generation.id)
         except Exception:
             logger.warning("could not count followers on other replicas", exc_info=True)
             elsewhere = 0
