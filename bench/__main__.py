@@ -1,5 +1,5 @@
-"""``make bench`` = ``python -m bench``: relay, embedded, resume, replicas, soak, checkpoint (and with --profile
-py-spy) benchmarks.
+"""``make bench`` = ``python -m bench``: relay, embedded, resume, replicas, soak, checkpoint, browser (and with
+--profile py-spy) benchmarks.
 
 Prints tables and writes everything measured to ``bench/results/<timestamp>.json``. Every process it
 starts is stopped when it ends, however it ends (Ctrl+C included).
@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from bench import procs as procs_module
+from bench.browser import BrowserConfig, run_browser
 from bench.checkpoint import CheckpointConfig, run_checkpoint
 from bench.embedded import EmbeddedConfig, run_embedded
 from bench.launch import raise_fd_limit
@@ -32,8 +33,8 @@ from bench.report import evaluate_targets, print_report
 from bench.resume import ResumeConfig, run_resume
 from bench.soak import SoakConfig, run_soak
 
-PARTS = ("relay", "embedded", "resume", "replicas", "soak", "checkpoint", "profile")
-DEFAULT_PARTS = ("relay", "embedded", "resume", "replicas", "soak", "checkpoint")
+PARTS = ("relay", "embedded", "resume", "replicas", "soak", "checkpoint", "browser", "profile")
+DEFAULT_PARTS = ("relay", "embedded", "resume", "replicas", "soak", "checkpoint", "browser")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -57,6 +58,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--checkpoint-streams", type=_ints, help="conversation streams of the checkpoint runs (default 1000)"
     )
+    p.add_argument("--browser-runs", type=int, help="Chromium runs of the 500 tokens/s reply (default 3)")
     p.add_argument("--profile-streams", type=int, help="streams during the profile (default 1000)")
     p.add_argument("--profile-duration", type=int, help="py-spy seconds (default 20)")
     p.add_argument("--budget", type=float, help="seconds for the relay part; later runs are skipped (default 720)")
@@ -163,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     relay_cfg, embedded_cfg, resume_cfg, profile_cfg, replicas_cfg, soak_cfg = configs(args)
     checkpoint_cfg = checkpoint_config(args, relay_cfg)
+    browser_cfg = BrowserConfig(runs=args.browser_runs or (1 if args.quick else BrowserConfig.runs))
     console = Console(width=None if Console().is_terminal else 220)
     raise_fd_limit()
     procs_module.NICE = args.nice
@@ -181,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "replicas": vars(replicas_cfg),
         "soak": vars(soak_cfg),
         "checkpoint": vars(checkpoint_cfg),
+        "browser": vars(browser_cfg),
     }
     log = console.print
     code = 0
@@ -221,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                     elif part == "checkpoint":
                         assert fake is not None
                         results["checkpoint"] = run_checkpoint(procs, fake, checkpoint_cfg, log=log)
+                    elif part == "browser":
+                        results["browser"] = run_browser(procs, browser_cfg)
                     elif part == "profile":
                         assert fake is not None
                         results["profile"] = run_profile(procs, fake, profile_cfg, args.out, stamp)

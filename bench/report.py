@@ -176,6 +176,19 @@ def _targets_of(results: dict[str, Any], variant: str) -> list[tuple[str, str, b
             _f(ratio, ".1f", "%"),
             None if ratio is None else ratio >= 95.0,
         )
+    browser = results.get("browser")
+    if browser and "error" not in browser and variant == "after":
+        limits = browser["targets_ms"]
+        add(
+            f"browser, 500 tokens/s with code blocks: longest main-thread task < {limits['longtask_max']:.0f} ms",
+            _f(browser["longtask_max_ms"], ".1f", " ms"),
+            browser["longtask_max_ms"] < limits["longtask_max"],
+        )
+        add(
+            f"browser, 500 tokens/s with code blocks: frame time p95 ≤ {limits['frame_p95']:.0f} ms",
+            _f(browser["frame_p95_ms"], ".1f", " ms"),
+            browser["frame_p95_ms"] <= limits["frame_p95"],
+        )
     return targets
 
 
@@ -446,6 +459,28 @@ def _print_soak(part: dict[str, Any], console: Console) -> None:
     )
 
 
+def browser_table(part: dict[str, Any]) -> Table:
+    cfg, limits = part["config"], part["targets_ms"]
+    table = Table(
+        title=f"BROWSER: {cfg['tokens']} tokens with code blocks at {cfg['rate']:.0f} tokens/s in Chromium,"
+        f" worst of {cfg['runs']} runs"
+    )
+    for name in ("measure", "measured", "target"):
+        table.add_column(name, justify="right" if name != "measure" else "left")
+    table.add_row("longest main-thread task (ms)", _f(part["longtask_max_ms"]), f"< {limits['longtask_max']:.0f}")
+    table.add_row("long tasks per run (most)", _f(part["longtask_count_max"], ".0f"), "")
+    table.add_row(
+        "frame time p50 / p95 (ms)",
+        f"{_f(part['frame_p50_ms'])} / {_f(part['frame_p95_ms'])}",
+        f"p95 ≤ {limits['frame_p95']:.0f}",
+    )
+    table.add_row("frame time max (ms)", _f(part["frame_max_ms"]), "")
+    table.add_row("page.evaluate round trip while streaming, max (ms)", _f(part["evaluate_roundtrip_ms_max"]), "")
+    table.add_row("tokens/s received (median)", _f(part["tokens_per_s"]), "")
+    table.add_row("final text as streamed", "yes" if part["same_text"] else "[red]NO[/]", "yes")
+    return table
+
+
 def print_report(results: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console(width=None if Console().is_terminal else 220)
     relay = results.get("relay")
@@ -499,6 +534,12 @@ def print_report(results: dict[str, Any], console: Console | None = None) -> Non
                 "",
             )
             console.print(table)
+    browser = results.get("browser")
+    if browser:
+        if "error" in browser:
+            console.print(f"[red]browser failed:[/] {browser['error']}")
+        else:
+            console.print(browser_table(browser))
     resume = results.get("resume")
     if resume:
         if "error" in resume:

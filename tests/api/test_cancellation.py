@@ -6,8 +6,6 @@ grace period itself is tested with the resume tests.)
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
@@ -21,8 +19,8 @@ def server(server_with_fake):
     return server_with_fake(stream_grace_seconds=0)
 
 
-def _disconnect_after(server: str, model: str, sse: bool, read_chunks: int) -> float:
-    """Open a reply, read ``read_chunks`` body chunks, close the connection; return when it was closed."""
+def _disconnect_after(server: str, model: str, sse: bool, read_chunks: int) -> None:
+    """Open a reply, read ``read_chunks`` body chunks, close the connection."""
     headers = {"accept": "text/event-stream"} if sse else {}
     with (
         httpx.Client(timeout=30) as client,
@@ -35,29 +33,30 @@ def _disconnect_after(server: str, model: str, sse: bool, read_chunks: int) -> f
             for n, _ in enumerate(response.iter_raw(), start=1):
                 if n >= read_chunks:
                     break
-        closed_at = time.monotonic()
-    return closed_at
 
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("sse", [False, True])
 def test_disconnect_while_waiting_for_the_first_token_cancels_the_upstream(server, fake_openai, model, sse):
-    fake_openai.scenario = Scenario(tokens=5, first_token_delay=30)
-    closed_at = _disconnect_after(server, model, sse, read_chunks=0)
-    fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=5)
+    # The first token would come after 300 s: only a cancelled upstream stream disconnects before it.
+    fake_openai.scenario = Scenario(tokens=5, first_token_delay=300)
+    _disconnect_after(server, model, sse, read_chunks=0)
+    # 30 s: generous, yet below the server's own 60 s upstream and stall timeouts, which would also cut it.
+    fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=30)
     record = fake_openai.requests[-1]
-    assert record.deltas_sent == 0
-    assert record.disconnected_at is not None and record.disconnected_at - closed_at < 1.0
+    assert record.deltas_sent == 0 and not record.finished
+    assert record.disconnected_at is not None
 
 
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("sse", [False, True])
-def test_disconnect_mid_reply_cancels_the_upstream_within_a_second(server, fake_openai, model, sse):
+def test_disconnect_mid_reply_cancels_the_upstream(server, fake_openai, model, sse):
+    # 2000 tokens at 50/s run 40 s: the generous wait below ends before that, so the upstream was cut.
     fake_openai.scenario = Scenario(tokens=2_000, rate=50)
-    closed_at = _disconnect_after(server, model, sse, read_chunks=4)
-    fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=5)
+    _disconnect_after(server, model, sse, read_chunks=4)
+    fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=30)
     record = fake_openai.requests[-1]
-    assert record.disconnected_at is not None and record.disconnected_at - closed_at < 1.0
+    assert record.disconnected_at is not None
     assert not record.finished and 0 < record.deltas_sent < 2_000
 
 
@@ -65,6 +64,6 @@ def test_a_non_streaming_client_that_leaves_cancels_the_upstream(server, fake_op
     fake_openai.scenario = Scenario(tokens=2_000, rate=50)
     with httpx.Client(timeout=0.5) as client, pytest.raises(httpx.ReadTimeout):
         client.post(f"{server}/api/chat", json={"userInput": "go", "model": "fake-responses"})
-    closed_at = time.monotonic()
-    fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=5)
-    assert fake_openai.requests[-1].disconnected_at - closed_at < 1.0
+    fake_openai.wait_until(lambda: fake_openai.stats.streams_disconnected == 1, timeout=30)
+    record = fake_openai.requests[-1]
+    assert record.disconnected_at is not None and not record.finished and record.deltas_sent < 2_000

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import socket
-import time
 
 import httpx
 import pytest
@@ -236,10 +235,9 @@ def test_an_unreachable_server_fails_fast_and_typed():
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, not listening: refused
         with Client(url) as client:
-            started = time.monotonic()
             with pytest.raises(RillchatConnectionError) as caught, client.stream("hi"):
                 pass
-            assert time.monotonic() - started < 2
+            # "unreachable", not ConnectionLostError: it gave up at the first refusal, with no retries.
             assert caught.value.code == "unreachable"
             with pytest.raises(RillchatConnectionError):
                 client.models()

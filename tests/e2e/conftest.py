@@ -13,17 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.ui import CHROMIUM, skip_reason
+from tests.e2e.ui import CHROMIUM, CHROMIUM_ARGS, skip_reason
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Generous for a loaded CI machine: a wait on a DOM condition returns as soon as it holds.
 TIMEOUT_MS = 15_000
 

@@ -549,22 +549,22 @@ async def test_sdk_sees_a_dropped_stream_as_a_connection_error(fake_openai: Fake
     assert sum(isinstance(e, ResponseTextDeltaEvent) for e in events) == 2
 
 
-async def test_client_disconnect_is_noticed_within_a_second(fake_openai: FakeOpenAI) -> None:
-    fake_openai.scenario = Scenario(tokens=200, rate=20)
-    async with http(fake_openai) as client:
-        async with client.stream("POST", "/responses", json=responses_body()) as response:
-            seen = 0
-            async for line in response.aiter_lines():
-                seen += line == "event: response.output_text.delta"
-                if seen == 3:
-                    break
-        closed_at = time.monotonic()
-    await fake_openai.wait_for(lambda: fake_openai.stats.streams_disconnected == 1, timeout=1.0)
+async def test_client_disconnect_is_noticed_and_the_stream_stops(fake_openai: FakeOpenAI) -> None:
+    # 2000 tokens at 20/s: the stream would run 100 s, so only noticing the disconnect ends it early.
+    fake_openai.scenario = Scenario(tokens=2000, rate=20)
+    async with http(fake_openai) as client, client.stream("POST", "/responses", json=responses_body()) as response:
+        seen = 0
+        async for line in response.aiter_lines():
+            seen += line == "event: response.output_text.delta"
+            if seen == 3:
+                break
+    # Generous: only a fake that never notices the disconnect waits this long.
+    await fake_openai.wait_for(lambda: fake_openai.stats.streams_disconnected == 1, timeout=30.0)
     record = fake_openai.requests[0]
-    assert record.disconnected_at is not None and record.disconnected_at - closed_at < 1.0
+    assert record.disconnected_at is not None
     assert not record.finished and record.terminal is None
     sent = fake_openai.stats.deltas_sent
-    assert 3 <= sent < 10
+    assert 3 <= sent < 2000
     await asyncio.sleep(0.3)  # at 20/s a stream still running would add ~6 deltas
     assert fake_openai.stats.deltas_sent == sent
     assert fake_openai.stats.streams_completed == 0
@@ -579,12 +579,12 @@ async def test_stall_after_keeps_quiet_until_the_client_leaves(fake_openai: Fake
                 async for chunk in response.aiter_raw():
                     received += chunk
         # The stream-context exit closed the connection.
-        closed_at = time.monotonic()
     assert chat_text(parse_sse(received)) == "tok0 tok1 "
-    await fake_openai.wait_for(lambda: fake_openai.stats.streams_disconnected == 1, timeout=1.0)
+    # Generous: a stalled stream never ends by itself, so only a fake that never notices waits this long.
+    await fake_openai.wait_for(lambda: fake_openai.stats.streams_disconnected == 1, timeout=30.0)
     record = fake_openai.requests[0]
     assert record.terminal == "stalled" and record.deltas_sent == 2
-    assert record.disconnected_at is not None and record.disconnected_at - closed_at < 1.0
+    assert record.disconnected_at is not None
 
 
 @pytest.mark.parametrize(("path", "body"), [("/responses", responses_body()), ("/chat/completions", chat_body())])
@@ -624,18 +624,18 @@ async def test_rate_and_first_token_delay(fake_openai: FakeOpenAI) -> None:
     last_delta = arrivals["response.output_text.delta"][-1]
     assert first_delta - arrivals["response.created"][0] >= 0.28
     assert last_delta - first_delta >= 10 / 50 * 0.9  # 11 deltas at 50/s span 0.2 s
-    assert last_delta - first_delta < 2.0
 
 
 async def test_embed_timestamp(fake_openai: FakeOpenAI) -> None:
     fake_openai.scenario = Scenario(tokens=5, rate=100, embed_timestamp=True)
+    sent_at = time.time()
     async with http(fake_openai) as client:
         _response, events = await stream(client, "/chat/completions", chat_body())
     received_at = time.time()
     stamps = [float(piece) for piece in chat_text(events).split("|") if piece]
     assert len(stamps) == 5
     assert stamps == sorted(stamps)
-    assert received_at - 2 < stamps[0] <= received_at
+    assert sent_at <= stamps[0] <= stamps[-1] <= received_at  # stamped while the stream was sent
     assert all(len(piece.split(".")[1]) == 6 for piece in chat_text(events).split("|") if piece)
     with pytest.raises(ValueError, match="embed_timestamp"):
         expected_text(fake_openai.scenario)
@@ -732,8 +732,10 @@ def test_context_manager_and_stop_with_a_stalled_stream() -> None:
         client = httpx.Client(base_url=fake.base_url, timeout=10)
         response = client.send(client.build_request("POST", "/responses", json=responses_body()), stream=True)
         fake.wait_until(lambda: fake.stats.deltas_sent == 1)
-        started = time.monotonic()
-    assert time.monotonic() - started < 3  # stop() did not wait for the stalled stream
+    # Leaving the block ran stop(): it did not wait for the stalled stream, which never ends by itself
+    # (stop() raises if its server thread is still alive after a generous 10 s). The port is closed.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{fake.base_url}/models", timeout=10)
     with pytest.raises(httpx.TransportError):
         response.read()
     response.close()
@@ -751,10 +753,12 @@ def test_runs_as_a_process_for_benchmarks() -> None:
         assert line.startswith("fake openai listening on http://127.0.0.1:"), line
         base_url = line.split()[-1]
         with httpx.Client(base_url=base_url, timeout=10) as client:
+            sent_at = time.time()
             raw = client.post("/chat/completions", json=chat_body()).content
+            received_at = time.time()
             stats = client.get(base_url.removesuffix("/v1") + "/_fake/stats").json()
         stamps = [float(s) for s in chat_text(parse_sse(raw)).split("|") if s]
-        assert len(stamps) == 6 and abs(stamps[-1] - time.time()) < 5
+        assert len(stamps) == 6 and sent_at <= stamps[0] <= stamps[-1] <= received_at
         assert stats["streams_completed"] == 1 and stats["deltas_sent"] == 6
     finally:
         process.terminate()

@@ -105,14 +105,13 @@ def test_the_event_loop_answers_other_requests_while_the_model_generates(server,
     ) as source:
         stream = source.iter_sse()
         read_events(stream, limit=3)
-        started = time.monotonic()
-        with httpx.Client(timeout=5) as other:
+        # Generous: only a blocked event loop (which answers nothing until the reply ends) would hit it.
+        with httpx.Client(timeout=30) as other:
             assert other.get(f"{server}/api/models").status_code == 200
-        answered_in = time.monotonic() - started
         rest = read_events(stream)
     assert rest[-1].event == "finish"
+    # The answer came while the reply was still streaming, so the loop was not blocked by generating.
     assert len([e for e in rest if e.event == "delta"]) > 0, "the reply was still streaming meanwhile"
-    assert answered_in < 5
 
 
 def test_health_answers_while_the_longest_allowed_history_is_prepared(server, client):
