@@ -213,9 +213,10 @@ async def test_a_retry_with_the_same_client_request_id_never_generates_twice(ser
 
 def test_resume_gives_up_with_connection_lost_after_max_attempts(server, fake_openai):
     fake_openai.scenario = Scenario(tokens=200, rate=100)
-    # The first connection carries the headers and a few events; every later one dies at once.
+    # The first connection carries the headers (security headers included: ~1 KB) and a few events;
+    # every later one dies at once.
     with (
-        BreakingProxy(server, lambda index: 600 if index == 0 else 0) as proxy,
+        BreakingProxy(server, lambda index: 2500 if index == 0 else 0) as proxy,
         Client(proxy.url, max_resume_attempts=3) as client,
         client.stream("hello", model="fake-responses") as reply,
     ):
