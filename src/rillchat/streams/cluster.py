@@ -5,7 +5,8 @@ Keys (``rillchat:`` prefix): ``log:{reply}`` the event stream (see ``redis_log``
 hash {replica, owner}, ``live`` the set of replies being generated, ``replica:{id}`` a heartbeat that
 expires ``3 x heartbeat`` after its replica stops beating, ``followers:{reply}`` readers on replicas other
 than the generating one, ``request:{owner}:{clientRequestId}`` the reply a request id claimed, and the
-pub/sub channel ``control`` for stop requests.
+pub/sub channel ``control`` for stop requests and for announcing registrations (a replica waiting for a
+reply claimed elsewhere wakes on it instead of polling).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -85,6 +87,8 @@ class Cluster:
         self._reading: dict[str, RedisLogReader] = {}  # replies of other replicas followed here now
         self.followers = RedisFollowers(self.redis, self.live_ttl)
         self._hub: Hub | None = None
+        self._awaited: dict[str, set[asyncio.Future[None]]] = {}  # reply id -> waiters for its registration
+        self._subscribed = asyncio.Event()
 
     # Life of this replica
 
@@ -97,6 +101,9 @@ class Cluster:
             asyncio.create_task(self._listening(), name="cluster-control"),
             asyncio.create_task(self._sweeping(), name="cluster-sweeper"),
         ]
+        # Registrations announced before the subscription would be missed: be listening before serving.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), timeout=5)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -140,7 +147,28 @@ class Cluster:
         pipe.hset(f"rillchat:reply:{reply_id}", mapping={"replica": self.replica_id, "owner": _owner_key(owner)})
         pipe.expire(f"rillchat:reply:{reply_id}", int(self.live_ttl))
         pipe.sadd(LIVE, reply_id)
+        pipe.publish(CONTROL, orjson.dumps({"op": "registered", "reply": reply_id}))
         await pipe.execute()
+
+    @contextlib.contextmanager
+    def registered(self, reply_id: str) -> Iterator[asyncio.Future[None]]:
+        """A future done when some replica announces ``reply_id``'s registration; enter it before looking
+        in Redis, so no announcement falls between the look and the wait."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._awaited.setdefault(reply_id, set()).add(waiter)
+        try:
+            yield waiter
+        finally:
+            waiters = self._awaited.get(reply_id)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._awaited[reply_id]
+
+    def _announced(self, reply_id: str) -> None:
+        for waiter in self._awaited.pop(reply_id, ()):
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _on_started(self, generation: Generation) -> None:
         task = generation.task
@@ -182,10 +210,14 @@ class Cluster:
             try:
                 async with self.redis.pubsub() as pubsub:
                     await pubsub.subscribe(CONTROL)
+                    self._subscribed.set()
                     async for message in pubsub.listen():
                         if message.get("type") != "message":
                             continue
                         command = orjson.loads(message["data"])
+                        if command.get("op") == "registered":
+                            self._announced(command.get("reply", ""))
+                            continue
                         generation = self._hub.get(command.get("reply", "")) if self._hub else None
                         if command.get("op") == "stop" and generation is not None:
                             generation.stop()

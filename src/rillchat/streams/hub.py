@@ -11,9 +11,10 @@ readable for ``ttl`` seconds, then only storage has them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
 
 from rillchat.events import Start
@@ -64,6 +65,7 @@ class Hub:
         self.observers: list[Callable[[Generation], None]] = []
         self._elsewhere = elsewhere
         self._background: set[asyncio.Task[None]] = set()
+        self._awaited: dict[str, set[asyncio.Future[None]]] = {}  # reply id -> waiters for its ``add``
 
     def __len__(self) -> int:
         return len(self._live)
@@ -81,6 +83,24 @@ class Hub:
         task.add_done_callback(lambda _: self._finished(generation, request_key))
         for observe in self.observers:
             observe(generation)
+        for waiter in self._awaited.pop(generation.id, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    @contextlib.contextmanager
+    def added(self, reply_id: str) -> Iterator[asyncio.Future[None]]:
+        """A future done when ``reply_id`` is added here; enter it before looking, so no ``add`` falls
+        between the look and the wait. Leaving forgets the waiter, whether it fired or not."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._awaited.setdefault(reply_id, set()).add(waiter)
+        try:
+            yield waiter
+        finally:
+            waiters = self._awaited.get(reply_id)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._awaited[reply_id]
 
     def get(self, reply_id: str) -> Generation | None:
         return self._live.get(reply_id)

@@ -8,6 +8,7 @@ never a second generation. History comes from the client (the guide's stateless 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
@@ -34,6 +35,10 @@ AnyReply = Union[Generation, "RemoteReply"]
 __all__ = ["AnyReply", "ReplyService", "stored_outcome"]
 
 logger = logging.getLogger("rillchat.replies")
+
+# How long a reply seen in storage or claimed by a request id may take to register before we give up on it.
+REGISTRATION_WAIT_SECONDS = 2.0
+CLAIM_WAIT_SECONDS = 5.0
 
 
 def stored_outcome(message: MessageRecord) -> Outcome:
@@ -234,21 +239,43 @@ class ReplyService:
             return None
         if stored.status == "streaming" and self.cluster is not None:
             # Written by a replica that is starting it right now; its registration is a moment away.
-            for _ in range(100):
-                await asyncio.sleep(0.02)
-                remote = await self.cluster.remote_reply(reply_id, owner)
-                if remote is not None:
-                    return remote
+            registered = await self._registered(reply_id, owner, REGISTRATION_WAIT_SECONDS)
+            if registered is not None:
+                return registered
         return await self.replay(stored, owner)
 
     async def _claimed(self, reply_id: str, owner: str | None) -> AnyReply:
         """The reply that won a ``clientRequestId`` race; it may take a moment to become visible."""
-        for _ in range(250):
-            found = await self.find(reply_id, owner)
+        found = await self.find(reply_id, owner)
+        if found is None:
+            found = await self._registered(reply_id, owner, CLAIM_WAIT_SECONDS)
+        if found is None:
+            found = await self.find(reply_id, owner)  # the winner may have failed and left only its row
+        if found is None:
+            raise Conflict("this clientRequestId is taken by a reply that could not be found", code="duplicate_request")
+        return found
+
+    async def _registered(self, reply_id: str, owner: str | None, within_seconds: float) -> AnyReply | None:
+        """The reply once it registers, here (the hub) or on another replica (announced through Redis),
+        waiting at most ``within_seconds``; None if it does not, or belongs to someone else."""
+        with contextlib.ExitStack() as waiting:
+            added = waiting.enter_context(self.hub.added(reply_id))
+            waiters: list[asyncio.Future[None]] = [added]
+            if self.cluster is not None:
+                waiters.append(waiting.enter_context(self.cluster.registered(reply_id)))
+            found = await self._live_or_remote(reply_id, owner)
             if found is not None:
                 return found
-            await asyncio.sleep(0.02)
-        raise Conflict("this clientRequestId is taken by a reply that could not be found", code="duplicate_request")
+            await asyncio.wait(waiters, timeout=within_seconds, return_when=asyncio.FIRST_COMPLETED)
+        return await self._live_or_remote(reply_id, owner)
+
+    async def _live_or_remote(self, reply_id: str, owner: str | None) -> AnyReply | None:
+        live = self.hub.get(reply_id)
+        if live is not None:
+            return live if live.owner == owner else None
+        if self.cluster is not None:
+            return await self.cluster.remote_reply(reply_id, owner)
+        return None
 
     async def _existing(self, client_request_id: str, owner: str | None) -> AnyReply | None:
         live = self.hub.get_by_request(owner, client_request_id)
