@@ -25,7 +25,7 @@ from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyStreamResponse
 from rillchat.encoders.uimessage import UI_MESSAGE_STREAM_HEADERS, UIMessageStreamEncoder
 from rillchat.errors import InvalidField
-from rillchat.streams.replies import AnyReply
+from rillchat.streams.reply import Reply
 from rillchat.streams.request import ReplyRequest
 
 __all__ = ["resume_chat_reply", "router", "start_chat_reply"]
@@ -45,7 +45,7 @@ _CHAT_ID = re.compile(CHAT_ID_PATTERN)
 ChatId = Path(pattern=CHAT_ID_PATTERN, description="The chat's id, as useChat's `id`.")
 
 
-def _ui_stream(services: Services, generation: AnyReply, *, leaving_stops: bool) -> ReplyStreamResponse:
+def _ui_stream(services: Services, generation: Reply, *, leaving_stops: bool) -> ReplyStreamResponse:
     return ReplyStreamResponse(
         generation,
         services.hub,

@@ -14,7 +14,7 @@ from rillchat.api.schemas import ChatReply, ChatRequest, ErrorBody, WireUsage
 from rillchat.api.services import Services
 from rillchat.errors import UpstreamError, UpstreamUnavailable
 from rillchat.events import ReplyStatus
-from rillchat.streams.replies import AnyReply
+from rillchat.streams.reply import Reply
 
 __all__ = ["ERROR_RESPONSES", "WholeReply", "client_of", "owner_of", "router"]
 
@@ -69,7 +69,7 @@ class WholeReply(Response):
     """Waits for the whole reply; a client that leaves meanwhile takes a stateless reply down with it (a
     conversation's reply runs on: see ``Hub``)."""
 
-    def __init__(self, generation: AnyReply, services: Services) -> None:
+    def __init__(self, generation: Reply, services: Services) -> None:
         self.generation = generation
         self.services = services
         self.background = None
@@ -95,7 +95,7 @@ async def _client_gone(receive: Receive) -> None:
         pass
 
 
-def _reply_response(generation: AnyReply) -> Response:
+def _reply_response(generation: Reply) -> Response:
     outcome = generation.outcome
     assert outcome is not None
     if outcome.open_error is not None:

@@ -27,7 +27,7 @@ from rillchat.errors import RillchatError
 from rillchat.events import Event, Finish, ReplyStatus
 from rillchat.streams.eventlog import Batch
 from rillchat.streams.hub import Hub
-from rillchat.streams.replies import AnyReply
+from rillchat.streams.reply import Reply
 
 __all__ = ["FrameEncoder", "ReplyAborted", "ReplyStreamResponse"]
 
@@ -51,7 +51,7 @@ class ReplyStreamResponse(Response):
 
     def __init__(
         self,
-        generation: AnyReply,
+        generation: Reply,
         hub: Hub,
         *,
         sse: bool,

@@ -13,7 +13,7 @@ from rillchat.api.incoming import parse_last_event_id
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyStreamResponse
 from rillchat.errors import InvalidField, NotFound, RequestError, UpstreamUnavailable, clip
-from rillchat.streams.replies import AnyReply
+from rillchat.streams.reply import Reply
 
 __all__ = ["StreamGone", "find_generation", "follow_response", "router"]
 
@@ -30,7 +30,7 @@ class StreamGone(RequestError):
     code = "stream_expired"
 
 
-async def find_generation(services: Services, reply_id: str, owner: str | None) -> AnyReply:
+async def find_generation(services: Services, reply_id: str, owner: str | None) -> Reply:
     found = await services.replies.find(reply_id, owner)
     if found is None:
         raise NotFound(f"reply {clip(reply_id)} not found")

@@ -1,4 +1,5 @@
-"""A reply being generated: a task that pulls events from a provider and appends them to its event log.
+"""A reply being generated here (one of the three kinds of ``Reply``, see ``reply.py``): a task that pulls
+events from a provider and appends them to its event log.
 
 ::
 
@@ -62,6 +63,7 @@ class Timing:
 
 class Generation:
     local = True
+    from_storage = False
 
     def __init__(
         self,
@@ -98,28 +100,6 @@ class Generation:
         self._timers: list[asyncio.TimerHandle] = []
         self._task: asyncio.Task[None] | None = None
         self._concluding = False
-        self.from_storage = False
-
-    @classmethod
-    async def replayed(cls, start: Start, outcome: Outcome, log: EventLog, owner: str | None = None) -> Generation:
-        """A reply that finished before (found in storage), as a closed log a client can read."""
-        generation = cls(start, _NoProvider(), GenerationRequest(start.model, []), log, owner=owner)
-        generation._parts = [outcome.text] if outcome.text else []
-        generation._deltas = len(generation._parts)
-        generation._thoughts = [outcome.reasoning] if outcome.reasoning else []
-        generation.from_storage = True
-        await log.append(start)
-        if outcome.reasoning:
-            await log.append(Reasoning(outcome.reasoning))
-        if outcome.text:
-            await log.append(Delta(outcome.text))
-        if outcome.error is not None:
-            await log.append(outcome.error)
-        await log.append(Finish(outcome.status, outcome.reason, outcome.usage, outcome.reasoning_seconds))
-        await log.close()
-        generation.outcome = outcome
-        generation.opened.set_result(None)
-        return generation
 
     @property
     def delta_count(self) -> int:
@@ -341,21 +321,6 @@ class Generation:
         if not received:
             return None
         return Usage(None, received, len(self._thoughts) if self._thoughts else None)
-
-
-class _NoProvider:
-    """Stands in for the provider of a reply that is already over."""
-
-    name = kind = "stored"
-
-    def model_names(self) -> list[str]:
-        return []
-
-    async def open(self, request: GenerationRequest) -> ProviderStream:
-        raise RuntimeError("a stored reply cannot be generated again")
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def _close_quietly(stream: ProviderStream) -> None:

@@ -17,25 +17,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
 
-from rillchat.events import Start
 from rillchat.streams.generation import Generation
+from rillchat.streams.reply import Reply
 
-__all__ = ["FollowersElsewhere", "Hub", "Reply"]
+__all__ = ["FollowersElsewhere", "Hub"]
 
 logger = logging.getLogger("rillchat.hub")
-
-
-class Reply(Protocol):
-    """What followers need of a reply, generated here (``Generation``) or elsewhere (``RemoteReply``)."""
-
-    id: str
-    local: bool
-    start_event: Start
-
-    @property
-    def done(self) -> bool: ...
-
-    def interrupt(self) -> None: ...
 
 
 class FollowersElsewhere(Protocol):
