@@ -47,5 +47,6 @@ def test_the_top_level_surface():
         "cli",
         "logs",
         "extras",
+        "server",
     }
     assert public <= set(rillchat.__all__), public - set(rillchat.__all__)
