@@ -27,6 +27,7 @@ from rillchat.streams.generation import Generation
 from rillchat.streams.hub import Hub
 from rillchat.streams.redis_log import RedisEventLog, RedisLogReader, RedisWriter, read_entries
 from rillchat.streams.remote import RemoteReply
+from rillchat.streams.waiters import KeyedWaiters
 
 __all__ = ["Cluster"]
 
@@ -87,7 +88,7 @@ class Cluster:
         self._reading: dict[str, RedisLogReader] = {}  # replies of other replicas followed here now
         self.followers = RedisFollowers(self.redis, self.live_ttl)
         self._hub: Hub | None = None
-        self._awaited: dict[str, set[asyncio.Future[None]]] = {}  # reply id -> waiters for its registration
+        self._awaited = KeyedWaiters()  # reply id -> waiters for its registration
         self._subscribed = asyncio.Event()
 
     # Life of this replica
@@ -154,21 +155,11 @@ class Cluster:
     def registered(self, reply_id: str) -> Iterator[asyncio.Future[None]]:
         """A future done when some replica announces ``reply_id``'s registration; enter it before looking
         in Redis, so no announcement falls between the look and the wait."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._awaited.setdefault(reply_id, set()).add(waiter)
-        try:
+        with self._awaited.waiting(reply_id) as waiter:
             yield waiter
-        finally:
-            waiters = self._awaited.get(reply_id)
-            if waiters is not None:
-                waiters.discard(waiter)
-                if not waiters:
-                    del self._awaited[reply_id]
 
     def _announced(self, reply_id: str) -> None:
-        for waiter in self._awaited.pop(reply_id, ()):
-            if not waiter.done():
-                waiter.set_result(None)
+        self._awaited.wake(reply_id)
 
     def _on_started(self, generation: Generation) -> None:
         task = generation.task

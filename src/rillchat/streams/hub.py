@@ -19,6 +19,7 @@ from typing import Protocol
 
 from rillchat.streams.generation import Generation
 from rillchat.streams.reply import Reply
+from rillchat.streams.waiters import KeyedWaiters
 
 __all__ = ["FollowersElsewhere", "Hub"]
 
@@ -52,7 +53,7 @@ class Hub:
         self.observers: list[Callable[[Generation], None]] = []
         self._elsewhere = elsewhere
         self._background: set[asyncio.Task[None]] = set()
-        self._awaited: dict[str, set[asyncio.Future[None]]] = {}  # reply id -> waiters for its ``add``
+        self._awaited = KeyedWaiters()  # reply id -> waiters for its ``add``
 
     def __len__(self) -> int:
         return len(self._live)
@@ -70,24 +71,14 @@ class Hub:
         task.add_done_callback(lambda _: self._finished(generation, request_key))
         for observe in self.observers:
             observe(generation)
-        for waiter in self._awaited.pop(generation.id, ()):
-            if not waiter.done():
-                waiter.set_result(None)
+        self._awaited.wake(generation.id)
 
     @contextlib.contextmanager
     def added(self, reply_id: str) -> Iterator[asyncio.Future[None]]:
         """A future done when ``reply_id`` is added here; enter it before looking, so no ``add`` falls
         between the look and the wait. Leaving forgets the waiter, whether it fired or not."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._awaited.setdefault(reply_id, set()).add(waiter)
-        try:
+        with self._awaited.waiting(reply_id) as waiter:
             yield waiter
-        finally:
-            waiters = self._awaited.get(reply_id)
-            if waiters is not None:
-                waiters.discard(waiter)
-                if not waiters:
-                    del self._awaited[reply_id]
 
     def get(self, reply_id: str) -> Generation | None:
         return self._live.get(reply_id)
