@@ -493,11 +493,17 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
         next_ready.set()
         if soak_end and loop.time() < soak_end:
             collector.pending += 1
-            tasks.append(loop.create_task(open_one(len(streams))))
+            tasks.append(loop.create_task(open_one(request_for(len(streams)))))
 
-    async def open_one(i: int) -> None:
+    def request_for(i: int) -> bytes:
+        """Built before the stream's task starts: a mistake here fails the run at once, not a task silently
+        (which left a sequential probe waiting forever)."""
+        if not marker:
+            return request
         value = spec.values[i].encode() if spec.values else f"{nonce:010x}{i:0{len(marker) - 10}d}".encode()
-        mine = request.replace(marker, value) if marker else request
+        return request.replace(marker, value)
+
+    async def open_one(mine: bytes) -> None:
         stream: TokenStream
         if spec.resume_port:
             stream = DropAndResume(mine, pattern, collector, on_done, spec.host, spec.resume_port, spec.resume_after)
@@ -517,7 +523,7 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
     if spec.sequential:
         for _ in range(spec.streams):
             next_ready.clear()
-            tasks.append(loop.create_task(open_one(len(tasks))))
+            tasks.append(loop.create_task(open_one(request_for(len(tasks)))))
             await asyncio.wait_for(next_ready.wait(), spec.deadline)
     else:
         for i in range(spec.streams):
@@ -525,7 +531,7 @@ async def run_load(spec: LoadSpec) -> dict[str, Any]:
             wait = due - loop.time()
             if wait > 0.001:
                 await asyncio.sleep(wait)
-            tasks.append(loop.create_task(open_one(i)))
+            tasks.append(loop.create_task(open_one(request_for(i))))
     remaining = spec.deadline - (loop.time() - t0)
     try:
         await asyncio.wait_for(collector.done.wait(), max(remaining, 0.1))
