@@ -129,6 +129,9 @@ class Scenario:
     """Write each delta's frame in two TCP writes cut inside a multi-byte UTF-8 character."""
     embed_timestamp: bool = False
     """Each delta's text is "<time.time() at send, 6 decimals>|", for latency benchmarks."""
+    event_names: bool = True
+    """Responses API frames carry their ``event:`` line (OpenAI's do); False: only ``data:``, whose JSON
+    ``type`` names the event, as some compatible servers send them."""
     retry_after: int = 1
     """The retry-after header (seconds) of a 429."""
     reasoning: int = 0
@@ -298,6 +301,7 @@ _DIRECTIVE_FIELDS: dict[str, Callable[[str], Any]] = {
     "stall_after": _opt_int,
     "split_utf8": _bool,
     "embed_timestamp": _bool,
+    "event_names": _bool,
     "retry_after": int,
     "reasoning": int,
     "reasoning_form": str,
@@ -558,6 +562,8 @@ class _ResponsesWire:
         self.reasoning_id = _new_id("rs_", 50)
         self.thoughts: list[str] = []
         self.part_starts = summary_part_starts(len(plan.thoughts), plan.scenario.summary_parts)
+        self.named = plan.scenario.event_names
+        self._delta_head = self._DELTA_HEAD if self.named else self._DELTA_HEAD.split(b"\n", 1)[1]
         # The constant middle of every delta frame, built once per stream.
         self._delta_mid = (
             b',"item_id":"'
@@ -568,7 +574,8 @@ class _ResponsesWire:
         )
 
     def _event(self, kind: str, payload: dict[str, Any]) -> bytes:
-        frame = _sse(kind, {"type": kind, "sequence_number": self.seq, **payload})
+        payload = {"type": kind, "sequence_number": self.seq, **payload}
+        frame = _sse(kind, payload) if self.named else _data(payload)
         self.seq += 1
         return frame
 
@@ -713,7 +720,7 @@ class _ResponsesWire:
         self.sent.append(text)
         seq = str(self.seq).encode()
         self.seq += 1
-        head = self._DELTA_HEAD + seq + self._delta_mid
+        head = self._delta_head + seq + self._delta_mid
         return head + encoded + self._DELTA_TAIL, len(head)
 
     def _close_text(self) -> bytes:

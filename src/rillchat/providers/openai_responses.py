@@ -34,6 +34,24 @@ _INCOMPLETE_REASONS = {
 
 # Reasoning deltas: the summary (OpenAI's models) or the reasoning itself (open-weight models).
 _REASONING_DELTAS = frozenset({"response.reasoning_summary_text.delta", "response.reasoning_text.delta"})
+# Lifecycle events whose content the deltas already carried (or a relay has no use for).
+_NOTHING_FOR_A_RELAY = frozenset(
+    {
+        "response.created",
+        "response.in_progress",
+        "response.queued",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.content_part.added",
+        "response.content_part.done",
+        "response.output_text.done",
+        "response.output_text.annotation.added",
+        "response.refusal.done",
+        "response.reasoning_summary_part.done",
+        "response.reasoning_summary_text.done",
+        "response.reasoning_text.done",
+    }
+)
 
 
 def _usage(response: dict[str, Any] | None) -> Usage | None:
@@ -97,33 +115,35 @@ class OpenAIResponsesProvider(OpenAIWireProvider):
         thought = False
         try:
             async for name, data in raw.sse():
-                # The SSE event name repeats the JSON "type"; reading it first skips parsing the
-                # lifecycle events we do not need.
+                payload: dict[str, Any] | None = None
+                if name == "message":  # a server that names no events: the JSON's "type" says what it is
+                    payload = orjson.loads(data) if data else {}
+                    name = str(payload.get("type", ""))
+                # Reading the event's name first skips parsing the lifecycle events a relay does not need
+                # (a few, but each repeats the whole response object).
                 if name == "response.output_text.delta" or name == "response.refusal.delta":
                     refused = refused or name == "response.refusal.delta"
-                    delta = orjson.loads(data).get("delta")
+                    delta = (payload or orjson.loads(data)).get("delta")
                     if delta:
                         yield Delta(delta)
                     continue
                 if name in _REASONING_DELTAS:
-                    delta = orjson.loads(data).get("delta")
+                    delta = (payload or orjson.loads(data)).get("delta")
                     if delta:
                         if not thought:
                             thought = True
                             self.saw_reasoning(model)
                         yield Reasoning(delta)
                     continue
-                payload = orjson.loads(data) if data else {}
-                kind = name or payload.get("type", "")
-                if kind in _REASONING_DELTAS:  # a server that names no events
-                    if payload.get("delta"):
-                        thought = True
-                        yield Reasoning(payload["delta"])
+                if name in _NOTHING_FOR_A_RELAY:
                     continue
-                if kind == "response.reasoning_summary_part.added":
+                if name == "response.reasoning_summary_part.added":
                     if thought:  # parts are paragraphs of one summary (each usually opens with a bold title)
                         yield Reasoning("\n\n")
                     continue
+                if payload is None:
+                    payload = orjson.loads(data) if data else {}
+                kind = name
                 if kind == "response.completed":
                     reason = FinishReason.REFUSAL if refused else FinishReason.STOP
                     yield Finish(ReplyStatus.COMPLETED, reason, _usage(payload.get("response")))
