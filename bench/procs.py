@@ -37,6 +37,7 @@ __all__ = [
     "free_port",
     "run_loadgen",
     "start_fake",
+    "start_floor",
     "start_rillchat",
 ]
 
@@ -277,6 +278,27 @@ def start_rillchat(
             time.sleep(0.1)
     procs.stop(popen)
     raise RuntimeError(f"rillchat did not start:\n{server.log_tail(40)}")
+
+
+def start_floor(procs: Processes, fake: Server, timeout: float = 60.0) -> Server:
+    """``bench.floor_relay`` (the bare relay rillchat is compared with) pinned to CORE_SERVER, like rillchat."""
+    port = free_port()
+    log = procs.logdir / f"floor-{port}.log"
+    out = open(log, "wb")  # noqa: SIM115 - the child keeps it
+    argv = launch("bench.floor_relay", "--port", str(port), "--upstream", f"{fake.url}/v1")
+    popen = procs.spawn(pinned(CORE_SERVER, argv), stdout=out)
+    out.close()
+    server = Server("floor", popen, port, log)
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline and popen.poll() is None:
+            try:
+                client.get(f"{server.url}/")  # any answer: it serves
+                return server
+            except httpx.HTTPError:
+                time.sleep(0.1)
+    procs.stop(popen)
+    raise RuntimeError(f"the floor relay did not start:\n{server.log_tail(40)}")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
 Topology (2 cores): rillchat alone on core 0; the fake OpenAI upstream, the load generator and this
 process on core 1. Each row is one run: N streams of T timestamped tokens at R tokens/s, started evenly
-over the ramp, either straight against the upstream (the floor) or through rillchat (plain text, SSE).
-rillchat is restarted for every run, so that CPU and memory deltas belong to that run alone.
+over the ramp, either straight against the upstream (``direct``), through the bare relay of
+``bench.floor_relay`` on core 0 (``floor``: uvicorn + aiohttp + orjson and nothing else, Responses API
+only), or through rillchat (plain text, SSE). Every server is restarted for every run, so that CPU and
+memory deltas belong to that run alone.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bench.procs import (
     machine_busy_seconds,
     run_loadgen,
     sched_seconds,
+    start_floor,
     start_rillchat,
     upstreams_json,
 )
@@ -33,7 +36,7 @@ from bench.procs import (
 __all__ = ["KINDS", "MODES", "RelayConfig", "run_relay"]
 
 KINDS = {"responses": "fake-responses", "chat": "fake-chat"}
-MODES = ("direct", "plain", "sse")
+MODES = ("direct", "floor", "plain", "sse")
 PROMPT = "Tell me about rivers."
 
 
@@ -83,7 +86,7 @@ def make_request(port: int, kind: str, mode: str, text: str, max_output_tokens: 
         return build_request(port, "/v1/chat/completions", body, auth), "chat"
     body = {"userInput": text, "model": model, "maxOutputTokens": max_output_tokens}
     headers = {"Accept": "text/event-stream"} if mode == "sse" else {}
-    return build_request(port, "/api/chat/stream", body, headers), mode
+    return build_request(port, "/api/chat/stream", body, headers), "plain" if mode == "floor" else mode
 
 
 def short(tokens: int) -> str:
@@ -146,12 +149,16 @@ def one_run(
 ) -> dict[str, Any]:
     server: Server | None = None
     try:
-        if mode != "direct":
+        if mode == "floor":
+            server = start_floor(procs, fake)
+            warm_up(server, kind, mode)
+        elif mode != "direct":
             server = start_rillchat(procs, env=relay_env(fake), variant=variant)
             warm_up(server, kind, mode)
         target = server or fake
         row: dict[str, Any] = {"kind": kind, "mode": mode, "concurrency": streams}
-        if server is not None:
+        rillchat = server if mode not in ("direct", "floor") else None  # the one with /metrics
+        if rillchat is not None:
             row["variant"] = variant
         if streams == 1 and cfg.probe:
             probe = run_loadgen(
@@ -169,10 +176,10 @@ def one_run(
         sched_before = (sched_seconds(rill), sched_seconds(fake_proc))
         t_before = time.monotonic()
         timeout = cfg.ramp + cfg.tokens / cfg.rate + cfg.grace + 60.0
-        metrics_before = scrape(server) if server else {}
+        metrics_before = scrape(rillchat) if rillchat else {}
         with Sampler(rill) as sampler:
             result = run_loadgen(procs, _spec(target.port, kind, mode, cfg, streams), timeout=timeout)
-        row["lag"] = lag_summary(metrics_before, scrape(server)) if server else None
+        row["lag"] = lag_summary(metrics_before, scrape(rillchat)) if rillchat else None
         after = (cpu_seconds(rill), cpu_seconds(fake_proc), machine_busy_seconds(), time.process_time(), _children())
         span = time.monotonic() - t_before
         (rill_run, rill_wait), (fake_run, fake_wait) = (
@@ -219,12 +226,12 @@ def one_run(
             procs.stop(server.popen)
 
 
-def _added(row: dict[str, Any], floor: dict[str, Any] | None) -> None:
+def _added(row: dict[str, Any], direct: dict[str, Any] | None) -> None:
     """Fill the "added" columns: this row's percentile minus the direct row's at the same concurrency."""
-    if floor is None or row["mode"] == "direct":
+    if direct is None or row["mode"] == "direct":
         return
     for key, src in (("delay", "delay_ms"), ("ttfb", "ttfb_ms"), ("probe_ttfb", "probe_ttfb_ms")):
-        mine, base = row.get(src), floor.get(src)
+        mine, base = row.get(src), direct.get(src)
         if mine and base:
             row[f"added_{key}_ms"] = {p: mine[p] - base[p] for p in ("p50", "p90", "p99")}
 
@@ -243,10 +250,12 @@ def run_relay(
     for kind in kinds:
         levels = cfg.concurrency if kind == "responses" else cfg.chat_concurrency
         for streams in levels:
-            floor = None
+            direct = None
             for mode in MODES:
+                if mode == "floor" and kind != "responses":
+                    continue  # the bare relay speaks only the Responses API
                 # With a baseline, its run and ours alternate, so both meet the same machine load.
-                for variant in ["after"] if mode == "direct" else list(procs.variants):
+                for variant in ["after"] if mode in ("direct", "floor") else list(procs.variants):
                     started = time.monotonic()
                     if started - begin > cfg.budget:
                         rows.append(
@@ -256,8 +265,8 @@ def run_relay(
                         continue
                     row = one_run(procs, fake, kind, mode, streams, cfg, variant)
                     if mode == "direct":
-                        floor = row
-                    _added(row, floor)
+                        direct = row
+                    _added(row, direct)
                     rows.append(row)
                     log(_progress(row, time.monotonic() - started))
     return rows

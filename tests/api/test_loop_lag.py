@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 import httpx
 
-from rillchat.api.runtime import LoopLagMonitor
+from rillchat.api.runtime import GcPauseMonitor, LoopLagMonitor
 from tests.helpers import wait_until
 
 
@@ -51,3 +52,32 @@ def test_metrics_expose_the_loop_lag_histogram_and_maximum(server_with_fake, dat
         samples['rillchat_event_loop_lag_seconds_bucket{le="+Inf"}'] == samples["rillchat_event_loop_lag_seconds_count"]
     )
     assert samples["rillchat_event_loop_lag_max_seconds"] >= 0.0
+
+
+def test_every_collection_is_timed_by_generation_until_stopped():
+    seen: list[tuple[int, float]] = []
+    monitor = GcPauseMonitor(lambda generation, seconds: seen.append((generation, seconds)))
+    monitor.start()
+    try:
+        gc.collect(0)
+        gc.collect()
+    finally:
+        monitor.stop()
+    assert [g for g, _ in seen][-2:] == [0, 2]
+    assert all(seconds >= 0.0 for _, seconds in seen)
+    count = len(seen)
+    gc.collect()
+    assert len(seen) == count  # stopped: no callback left behind (tests build many apps in one process)
+
+
+def test_metrics_expose_collector_pauses(server_with_fake, database_url):
+    server = server_with_fake(database_url=database_url)
+    gc.collect()  # the server runs in this process: its monitor times this one
+
+    def full_collections() -> float:
+        for line in httpx.get(f"{server}/metrics").text.splitlines():
+            if line.startswith('rillchat_gc_pause_seconds_count{generation="2"}'):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    assert full_collections() >= 1

@@ -110,12 +110,14 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         app.state.shutting_down = False
         app.edge.routes = ReplyRoutes(app.state.services)
         metrics.loop_lag_monitor.start()
+        metrics.gc_pause_monitor.start()
         if settings.tune_gc:
             settle_heap()
         try:
             yield
         finally:
             await metrics.loop_lag_monitor.stop()
+            metrics.gc_pause_monitor.stop()
             app.state.shutting_down = True
             if preload is not None:
                 await asyncio.gather(preload, return_exceptions=True)

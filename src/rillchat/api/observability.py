@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
-from rillchat.api.runtime import LoopLagMonitor
+from rillchat.api.runtime import GcPauseMonitor, LoopLagMonitor
 from rillchat.streams.checkpoint import Checkpointer
 from rillchat.streams.generation import Generation
 from rillchat.streams.hub import Hub
@@ -76,6 +76,15 @@ class Metrics:
             "rillchat_event_loop_lag_max_seconds", "The largest event-loop lag seen since start.", registry=r
         )
         self.loop_lag_max.set_function(lambda: self.loop_lag_monitor.max_lag)
+        gc_pause = Histogram(
+            "rillchat_gc_pause_seconds",
+            "How long each run of the cyclic garbage collector held the process, by generation collected.",
+            ["generation"],
+            buckets=_LAG,
+            registry=r,
+        )
+        by_generation = [gc_pause.labels(str(generation)) for generation in range(3)]
+        self.gc_pause_monitor = GcPauseMonitor(lambda generation, seconds: by_generation[generation].observe(seconds))
         if checkpointer is not None:
             # Read from the checkpointer's own tallies: nothing per tick or per reply is added for metrics.
             transactions = Gauge(
