@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import httpx2
 import openai
+import orjson
 
 from rillchat.config import UpstreamConfig
 from rillchat.errors import UpstreamProtocolError, UpstreamTimeout
@@ -117,7 +118,10 @@ class OpenAIWireProvider:
 
     async def _post_raw(self, path: str, params: dict[str, Any]) -> RawStream:
         """``_open_raw`` leaving the SDK's errors as they are, for a provider that reacts to one."""
-        response = await self.client.post(path, body=params, cast_to=httpx2.Response, options=_RAW_STREAM)
+        # Bytes are sent as they are: orjson instead of the SDK's json.dumps (several times slower, and a
+        # long history is a big body encoded on the event loop).
+        content = orjson.dumps(params)
+        response = await self.client.post(path, content=content, cast_to=httpx2.Response, options=_RAW_STREAM)
         return RawStream(response, self.name)
 
     async def aclose(self) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 __all__ = ["ModelTraits", "matches_any", "reasoning_by_name", "refuses_temperature", "takes_effort"]
 
@@ -43,6 +44,12 @@ def _base(model: str) -> str:
 
 def matches_any(model: str, patterns: tuple[str, ...] | list[str]) -> bool:
     """Shell-style match on the whole name or its last path segment, case-insensitively."""
+    return _matches_any(model, tuple(patterns))
+
+
+@lru_cache(maxsize=1024)
+def _matches_any(model: str, patterns: tuple[str, ...]) -> bool:
+    # Asked a few times per reply for the same few names; fnmatch over every family costs ~40 µs.
     name = model.lower()
     base = _base(model)
     return any(fnmatchcase(name, p.lower()) or fnmatchcase(base, p.lower()) for p in patterns)
