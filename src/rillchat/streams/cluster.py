@@ -25,6 +25,7 @@ from rillchat.events import Delta, Finish, FinishReason, Reasoning, ReplyStatus,
 from rillchat.storage import Repository
 from rillchat.streams.generation import Generation
 from rillchat.streams.hub import Hub
+from rillchat.streams.redis_feed import RedisFeed
 from rillchat.streams.redis_log import RedisEventLog, RedisLogReader, RedisWriter, read_entries
 from rillchat.streams.remote import RemoteReply
 from rillchat.streams.waiters import KeyedWaiters
@@ -85,7 +86,7 @@ class Cluster:
         self.heartbeat = heartbeat_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._writer: RedisWriter | None = None
-        self._reading: dict[str, RedisLogReader] = {}  # replies of other replicas followed here now
+        self._feed = RedisFeed(self.redis)  # the replies of other replicas followed here now
         self.followers = RedisFollowers(self.redis, self.live_ttl)
         self._hub: Hub | None = None
         self._awaited = KeyedWaiters()  # reply id -> waiters for its registration
@@ -110,6 +111,7 @@ class Cluster:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._feed.stop()
         with contextlib.suppress(Exception):
             await self.redis.delete(f"rillchat:replica:{self.replica_id}")
         await self.redis.aclose()
@@ -181,11 +183,11 @@ class Cluster:
         meta = await self.redis.hgetall(f"rillchat:reply:{reply_id}")
         if not meta or _str(meta.get(b"owner", b"")) != _owner_key(owner):
             return None
-        log = self._reading.get(reply_id)  # followed here already: share its reader
+        log = self._feed.logs.get(reply_id)  # followed here already: share its reader
         if log is None:
             # Registered a moment ago, the log may not have its first event yet: follow it from the start.
-            log = await RedisLogReader.open(self.redis, reply_id, self._reading) or RedisLogReader(
-                self.redis, reply_id, 0, False, self._reading
+            log = await RedisLogReader.open(self.redis, reply_id, self._feed) or RedisLogReader(
+                self.redis, reply_id, 0, False, self._feed
             )
         first = log.first_event
         if first is None and log.last_seq:

@@ -51,6 +51,11 @@ class Batch:
     def last_seq(self) -> int:
         return self.first + len(self.events) - 1
 
+    def after(self, seq: int) -> Batch:
+        """The events of this batch after ``seq`` (one of them)."""
+        cut = seq + 1 - self.first
+        return Batch(seq + 1, self.events[cut:], self.wire[cut:] if self.wire is not None else None)
+
     def sse(self) -> bytes:
         seq = self.first
         if self.wire is not None:
@@ -116,11 +121,21 @@ class Readers:
     def published(self, batch: Batch) -> None:
         if self.direct:
             for reader in list(self.direct):
+                mine = batch
                 if reader.position != batch.first - 1:
-                    continue  # cannot happen: readers register caught up and get every batch since
+                    # A reader that came with a Last-Event-ID ahead of a copy still being filled (another
+                    # replica's reply, read from its start) gets the events after its own; one behind
+                    # (never, readers register caught up) reads on from the log.
+                    if reader.position >= batch.last_seq:
+                        continue
+                    if reader.position < batch.first - 1:
+                        self.direct.remove(reader)
+                        _resolve(reader.waiter)
+                        continue
+                    mine = batch.after(reader.position)
                 reader.position = batch.last_seq
                 try:
-                    keep = reader.direct(batch)
+                    keep = reader.direct(mine)
                 except Exception:
                     keep = False
                 if not keep:

@@ -7,8 +7,9 @@ the replica that generates the reply; readers elsewhere frame the JSON as SSE as
 
 On the generating replica, local readers still follow the in-memory log (no Redis round trip on the hot
 path); appends are copied to Redis in one pipeline per loop turn, so a burst of tokens costs one round
-trip. On other replicas one task per reply follows the stream with blocking ``XREAD``s for all its readers
-there (``RedisLogReader``).
+trip. On other replicas one task follows the streams of all the replies followed there, with one blocking
+``XREAD`` for all of them (``RedisFeed``), into one copy per reply that all its readers there read
+(``RedisLogReader``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from redis.asyncio import Redis
 
 from rillchat.events import Event, Finish, event_from_wire
 from rillchat.streams.eventlog import Batch, Direct, MemoryEventLog, Readers, follow_log
+from rillchat.streams.redis_feed import RedisFeed
 
 __all__ = ["RedisEventLog", "RedisLogReader", "RedisWriter", "log_key", "read_entries"]
 
@@ -171,41 +173,34 @@ class RedisEventLog(MemoryEventLog):
 class RedisLogReader:
     """A reply generated on another replica, read from its Redis stream.
 
-    However many clients follow it through this replica, one task reads the stream (blocking ``XREAD``s
-    from its start) into memory and every follower reads that copy: one Redis read and one decoding per
-    event per replica. The copy lives while someone follows it: ``shared`` (the cluster's map of the
-    replies read here) lists it from its first follower to its last."""
+    However many clients follow it through this replica, it is read once here: ``feed`` (the replica's
+    ``RedisFeed``) reads it, with every other reply followed here, from its first follower to its last,
+    into memory, and every follower reads that copy: one Redis read and one decoding per event per
+    replica."""
 
-    def __init__(
-        self,
-        redis: Redis,
-        reply_id: str,
-        last_seq: int,
-        closed: bool,
-        shared: dict[str, RedisLogReader] | None = None,
-    ) -> None:
+    def __init__(self, redis: Redis, reply_id: str, last_seq: int, closed: bool, feed: RedisFeed | None = None) -> None:
         self._redis = redis
         self.reply_id = reply_id
-        self._key = log_key(reply_id)
+        self.key = log_key(reply_id)
+        self.key_bytes = self.key.encode()
         self._last_seq = last_seq
         self._closed = closed
-        self._shared = shared
+        self._feed = feed if feed is not None else RedisFeed(redis)
         self._events: list[Event] = []
         self._wire: list[bytes] = []
         self._ended = False  # read to the finish, or the stream is gone
         self.readers = Readers()
         self._followers = 0
-        self._reader: asyncio.Task[None] | None = None
+        self.last_data_at = 0.0
+        """Loop time of the last events read (the feed asks Redis about streams quiet for long)."""
 
     @classmethod
-    async def open(
-        cls, redis: Redis, reply_id: str, shared: dict[str, RedisLogReader] | None = None
-    ) -> RedisLogReader | None:
+    async def open(cls, redis: Redis, reply_id: str, feed: RedisFeed | None = None) -> RedisLogReader | None:
         last: Any = await redis.xrevrange(log_key(reply_id), count=1)
         if not last:
             return None
         entry_id, fields = last[0]
-        return cls(redis, reply_id, int(entry_id.split(b"-", 1)[1]), fields[b"n"] == b"finish", shared)
+        return cls(redis, reply_id, int(entry_id.split(b"-", 1)[1]), fields[b"n"] == b"finish", feed)
 
     @property
     def closed(self) -> bool:
@@ -216,13 +211,18 @@ class RedisLogReader:
         return max(self._last_seq, len(self._events))
 
     @property
+    def last_read(self) -> int:
+        """The seq of the last event read into memory (the feed reads on from there)."""
+        return len(self._events)
+
+    @property
     def first_event(self) -> Event | None:
         return self._events[0] if self._events else None
 
     async def append(self, event: Event) -> int:
         """Appending to another replica's reply happens only to end it when that replica died."""
         seq = self._last_seq + 1
-        await self._redis.xadd(self._key, {"n": event.name, "j": _wire(event)}, id=f"0-{seq}")
+        await self._redis.xadd(self.key, {"n": event.name, "j": _wire(event)}, id=f"0-{seq}")
         self._last_seq = seq
         self._closed = self._closed or isinstance(event, Finish)
         return seq
@@ -240,48 +240,30 @@ class RedisLogReader:
         return None
 
     async def follow(self, after: int, keepalive: float, direct: Direct | None = None) -> AsyncIterator[Batch]:
-        self._joined()
+        self._followers += 1
+        if self._followers == 1 and not self._ended:
+            self._feed.join(self)
         try:
             async for batch in follow_log(self, after, keepalive, direct):
                 yield batch
         finally:
-            self._left()
+            self._followers -= 1
+            if not self._followers:
+                self._feed.leave(self)
 
-    def _joined(self) -> None:
-        self._followers += 1
-        if self._shared is not None and self._followers == 1:
-            self._shared[self.reply_id] = self
-        if self._reader is None and not self._ended:
-            self._reader = asyncio.get_running_loop().create_task(self._read(), name=f"redis-log-{self.reply_id}")
-
-    def _left(self) -> None:
-        self._followers -= 1
-        if self._followers:
-            return
-        if self._shared is not None and self._shared.get(self.reply_id) is self:
-            del self._shared[self.reply_id]
-        if self._reader is not None and not self._reader.done():
-            self._reader.cancel()
-            self._reader = None
-
-    async def _read(self) -> None:
-        try:
-            while not self._ended:
-                response: Any = await self._redis.xread({self._key: f"0-{len(self._events)}"}, count=1000, block=5000)
-                if not response:
-                    if not await self._redis.exists(self._key):
-                        self._ended = True  # expired without a finish: it was cut off
-                    continue
-                first, events, wire = _decode(response[0][1])
-                self._events.extend(events)
-                self._wire.extend(wire)
-                if type(events[-1]) is Finish:
-                    self._ended = self._closed = True
-                self.readers.published(Batch(first, events, wire))
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.warning("reading the events of reply %s from Redis failed", self.reply_id, exc_info=True)
-            self._ended = True
-        finally:
+    def received(self, rows: Any, now: float) -> None:
+        """Entries the feed read, right after the last ones."""
+        first, events, wire = _decode(rows)
+        self._events.extend(events)
+        self._wire.extend(wire)
+        self.last_data_at = now
+        if type(events[-1]) is Finish:
+            self._ended = self._closed = True
+        self.readers.published(Batch(first, events, wire))
+        if self._ended:
             self.readers.wake_all()
+
+    def cut_off(self) -> None:
+        """The stream is gone without a finish, or cannot be read: its followers end with what they have."""
+        self._ended = True
+        self.readers.wake_all()
