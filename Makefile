@@ -61,5 +61,5 @@ format: .venv/.synced ## regenerate the sync client, apply ruff's formatting and
 	$(RUN) ruff format src tests bench scripts
 	$(RUN) ruff check --fix src tests bench scripts
 
-bench: setup ## relay, embedded, resume, two-replica and soak benchmarks (~20 min; BENCH_ARGS="--baseline main" to compare)
+bench: setup ## relay, embedded, resume, two-replica, soak, checkpoint and browser benchmarks (~25 min; BENCH_ARGS="--baseline main" to compare, ~40 min)
 	$(RUN) python -m bench $(BENCH_ARGS)
