@@ -199,3 +199,29 @@ async def test_a_follower_resuming_ahead_of_a_copy_still_filling_gets_the_events
     assert got == [4, 5, 6, 7]
     await feed.stop()
     await redis.delete(generating.key)
+
+
+async def test_two_copies_of_one_reply_opened_at_once_are_both_read(redis):
+    """Two requests on one replica can each open a copy of the same reply before either is followed (the
+    copy is shared only from its first follower on): both copies must be read, not just the one shared."""
+    writer = RedisWriter(redis)
+    generating = await _generating(writer, "twice")
+    reply_id = generating.key.split(":")[-1]
+    feed = RedisFeed(redis)
+    first = await RedisLogReader.open(redis, reply_id, feed)
+    second = await RedisLogReader.open(redis, reply_id, feed)
+    assert first is not None and second is not None and first is not second
+    here = asyncio.create_task(_sse(generating))
+    both = [asyncio.create_task(_sse(first)), asyncio.create_task(_sse(second, 1))]
+    for i in range(10):
+        await generating.append(Delta(f"w{i} "))
+        await asyncio.sleep(0.002)
+    await generating.append(Finish(ReplyStatus.COMPLETED, FinishReason.STOP, Usage(None, 10)))
+    await generating.close()
+    live = await here
+    got = await asyncio.wait_for(asyncio.gather(*both), 10)
+    assert got[0] == live
+    assert got[1] == b"\n\n".join(live.split(b"\n\n")[1:])
+    assert feed.logs == {}
+    await feed.stop()
+    await redis.delete(generating.key)

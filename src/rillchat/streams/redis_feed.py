@@ -36,6 +36,7 @@ class RedisFeed:
         self._block_seconds = block_seconds
         self._min_interval = min_interval_seconds
         self.logs: dict[str, RedisLogReader] = {}
+        self._joined: dict[RedisLogReader, None] = {}  # every copy read, two of one reply included
         self._task: asyncio.Task[None] | None = None
         self._client_id: int | None = None
         self._round = 0  # XREADs sent so far
@@ -43,8 +44,10 @@ class RedisFeed:
         self._unblocking: set[asyncio.Task[None]] = set()
 
     def join(self, log: RedisLogReader) -> None:
-        """Read ``log`` from its position on, from now until ``leave``."""
-        self.logs[log.reply_id] = log
+        """Read ``log`` from its position on, from now until ``leave``. Two requests may each open a copy of
+        the same reply before either is followed: both are read, the first is the one shared."""
+        self._joined[log] = None
+        self.logs.setdefault(log.reply_id, log)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="redis-feed")
         elif self._waiting:
@@ -53,8 +56,12 @@ class RedisFeed:
             task.add_done_callback(self._unblocking.discard)
 
     def leave(self, log: RedisLogReader) -> None:
+        self._joined.pop(log, None)
         if self.logs.get(log.reply_id) is log:
             del self.logs[log.reply_id]
+            other = next((copy for copy in self._joined if copy.reply_id == log.reply_id), None)
+            if other is not None:
+                self.logs[log.reply_id] = other
 
     async def stop(self) -> None:
         tasks = [t for t in (self._task, *self._unblocking) if t is not None]
@@ -63,7 +70,7 @@ class RedisFeed:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _following(self) -> list[RedisLogReader]:
-        return [log for log in self.logs.values() if not log.ended]
+        return [log for log in self._joined if not log.ended]
 
     async def _run(self) -> None:
         while self._following():
@@ -82,7 +89,11 @@ class RedisFeed:
                 pause = sent + self._min_interval - loop.time()
                 if pause > 0:
                     await asyncio.sleep(pause)
-                streams: dict[Any, Any] = {log.key_bytes: b"0-%d" % log.last_read for log in following}
+                by_key: dict[bytes, list[RedisLogReader]] = {}
+                for log in following:
+                    by_key.setdefault(log.key_bytes, []).append(log)
+                after = {key: min(log.last_read for log in logs) for key, logs in by_key.items()}
+                streams: dict[Any, Any] = {key: b"0-%d" % seq for key, seq in after.items()}
                 sent = loop.time()
                 self._round += 1
                 self._waiting = True
@@ -91,12 +102,11 @@ class RedisFeed:
                 finally:
                     self._waiting = False
                 now = loop.time()
-                if response:
-                    by_key = {log.key_bytes: log for log in following}
-                    for key, rows in response:
-                        log = by_key.get(key)
-                        if log is not None and rows:
-                            log.received(rows, now)
+                for key, rows in response or ():
+                    for log in by_key.get(key, ()):
+                        mine = rows if log.last_read == after[key] else _after(rows, log.last_read)
+                        if mine:
+                            log.received(mine, now)
                 if now - checked >= self._block_seconds:
                     checked = now
                     await self._end_expired(following, now)
@@ -133,3 +143,8 @@ class RedisFeed:
             if await self._redis.client_unblock(self._client_id):
                 return
             await asyncio.sleep(0.001)
+
+
+def _after(rows: Any, seq: int) -> list[Any]:
+    """The XREAD rows of entries after ``0-{seq}``."""
+    return [row for row in rows if int(row[0].split(b"-", 1)[1]) > seq]
