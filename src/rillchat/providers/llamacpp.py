@@ -38,6 +38,33 @@ def bundled_model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / _BUNDLED_FILE
 
 
+def _keep_stdio() -> None:
+    """Stop llama-cpp-python from pointing the process's stdout and stderr at /dev/null while it loads.
+
+    With ``verbose=False`` it swaps file descriptors 1 and 2 and ``sys.stdout``/``sys.stderr`` around
+    model loading, for the whole process, from the worker thread that loads: whatever any other thread
+    printed or logged in that window was lost (abetlen/llama-cpp-python#1874). ``rillchat chat
+    --embedded`` lost whole replies that way, and ``rillchat serve`` its log lines while the model loaded.
+    llama.cpp's own log lines go through its log callback, which ``verbose=False`` already limits to
+    errors, so the swap hides nothing worth hiding. (``verbose=True`` avoids the swap but prints the
+    model's metadata.) Every llama-cpp-python module uses the one class re-exported here, so its two
+    methods are replaced, not the class.
+    """
+    from llama_cpp import llama as llama_module
+
+    redirect = vars(llama_module)["suppress_stdout_stderr"]  # re-exported without __all__: mypy would refuse it
+    for name, method in (("__enter__", _redirect_nothing), ("__exit__", _restore_nothing)):
+        setattr(redirect, name, method)
+
+
+def _redirect_nothing(self: object) -> object:
+    return self
+
+
+def _restore_nothing(self: object, *exc_info: object) -> None:
+    return None
+
+
 class LocalModel:
     """A loaded GGUF model and what it takes to turn chat messages into its tokens."""
 
@@ -46,6 +73,7 @@ class LocalModel:
         from llama_cpp import Llama
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+        _keep_stdio()
         self.llama = Llama(model_path=str(path), n_ctx=context_tokens, n_threads=threads, verbose=False, seed=0)
         self.context_tokens = context_tokens
         # End-of-generation tokens (<|im_end|>, <|endoftext|>), looked up once: per token it is a set test.
