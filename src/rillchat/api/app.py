@@ -20,7 +20,7 @@ from rillchat.api.errors import install_error_handlers
 from rillchat.api.fastpath import ReplyRoutes
 from rillchat.api.incoming import Gate
 from rillchat.api.observability import Metrics
-from rillchat.api.runtime import settle_heap
+from rillchat.api.runtime import YoungCollections, settle_heap
 from rillchat.api.services import Services
 from rillchat.api.streaming import ReplyAborted
 from rillchat.config import Settings
@@ -111,12 +111,16 @@ def create_app(settings: Settings | None = None, registry: ProviderRegistry | No
         app.edge.routes = ReplyRoutes(app.state.services)
         metrics.loop_lag_monitor.start()
         metrics.gc_pause_monitor.start()
-        if settings.tune_gc:
+        young_collections = YoungCollections() if settings.tune_gc else None
+        if young_collections is not None:
             settle_heap()
+            young_collections.start()
         try:
             yield
         finally:
             await metrics.loop_lag_monitor.stop()
+            if young_collections is not None:
+                await young_collections.stop()
             metrics.gc_pause_monitor.stop()
             app.state.shutting_down = True
             if preload is not None:
