@@ -13,6 +13,7 @@ import pexpect
 import pytest
 
 from tests.fakes.openai_server import Scenario, expected_reasoning, expected_text
+from tests.helpers import wait_until
 
 PROMPT = "you> "
 COMMAND = [sys.executable, "-m", "rillchat.cli.main"]
@@ -46,6 +47,15 @@ def spawn(server: str, env: dict[str, str], *args: str) -> pexpect.spawn:
 def run(*args: str, env: dict[str, str], input: str | None = None) -> subprocess.CompletedProcess[str]:
     # A bound, not a goal: --embedded loads the model, and a loaded machine starts Python slowly.
     return subprocess.run([*COMMAND, *args], input=input, capture_output=True, text=True, env=env, timeout=180)
+
+
+def waiting_for_a_key(child: pexpect.spawn) -> bool:
+    """The CLI sits in readline's wait for a key. A Ctrl+C that comes an instant before that wait begins is
+    noticed only at the next key (CPython looks for signals when the wait is interrupted, and this one
+    came before it), so a test sends one only once the wait is there, as a person does."""
+    with open(f"/proc/{child.pid}/wchan") as wchan:
+        waiting_in = wchan.read()
+    return "select" in waiting_in or "poll" in waiting_in
 
 
 def stored_messages(server: str) -> list[dict]:
@@ -109,8 +119,11 @@ def test_ctrl_c_stops_the_reply_and_ctrl_c_twice_at_the_prompt_leaves(server, fa
     child.expect_exact("(stopped; /continue goes on)")
     child.expect_exact(PROMPT)
     assert stored_messages(server)[-1]["status"] == "stopped"
+    wait_until(lambda: waiting_for_a_key(child), what="the prompt waits for a key")
     child.sendintr()
     child.expect_exact("Ctrl+C again")
+    child.expect_exact(PROMPT)
+    wait_until(lambda: waiting_for_a_key(child), what="the prompt waits for a key")
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()

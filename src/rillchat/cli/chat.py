@@ -22,7 +22,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
@@ -429,7 +429,7 @@ def _rich_reply(console: Console, reply: Reply, show_reasoning: bool = True) -> 
     error: Exception | None = None
     previous_handler = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        threading.Thread(target=read, name="rillchat-reply", daemon=True).start()
+        _in_background(read, name="rillchat-reply")
         with Live(spinner, console=console, auto_refresh=False, transient=True) as live:
             last_frame = 0.0
             done = False
@@ -447,7 +447,7 @@ def _rich_reply(console: Console, reply: Reply, show_reasoning: bool = True) -> 
                         item = events.get_nowait()
                 if interrupts and spinner.text != "stopping":
                     spinner.update(text="stopping")
-                    threading.Thread(target=_stop_quietly, args=(reply,), daemon=True).start()
+                    _in_background(lambda: _stop_quietly(reply), name="rillchat-stop")
                 now = time.monotonic()
                 if not done and now - last_frame >= FRAME_SECONDS:
                     live.update(_live_view(reply, spinner, show_reasoning), refresh=True)
@@ -458,6 +458,19 @@ def _rich_reply(console: Console, reply: Reply, show_reasoning: bool = True) -> 
         _print_outcome(console, reply, error, stopping=interrupts > 0)
     finally:
         signal.signal(signal.SIGINT, previous_handler)
+
+
+def _in_background(work: Callable[[], None], name: str) -> None:
+    """A daemon thread that Ctrl+C never goes to. The kernel hands SIGINT to any thread that does not block
+    it, and one that lands on a worker does not wake the main thread out of readline's wait at the prompt:
+    the Ctrl+C was lost until the next key. A thread starts with its parent's signal mask, so SIGINT is
+    blocked here for the moment of the start (one that comes meanwhile waits, and is delivered after)."""
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _message_so_far(reply: Reply) -> str:
