@@ -235,7 +235,11 @@ class CompactLog:
         longest = max(lengths, default=0)
         self.count = len(events)
         self.runs = runs
-        self.lengths = array("B" if longest < 2**8 else "H" if longest < 2**16 else "I", lengths)
+        # Most tokens are shorter than 256 characters: then one byte each, in a bytes object the collector
+        # does not track (an array it would).
+        self.lengths: bytes | array[int] = (
+            bytes(lengths) if longest < 2**8 else array("H" if longest < 2**16 else "I", lengths)
+        )
         self.texts = tuple("".join(p) for p in parts)
         self.others = tuple(others)
 

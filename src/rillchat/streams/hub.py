@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
 
+from rillchat.streams.finished import FinishedReply
 from rillchat.streams.generation import Generation
 from rillchat.streams.reply import Reply
 from rillchat.streams.waiters import KeyedWaiters
@@ -43,7 +44,7 @@ class Hub:
         counted there, and readers there of replies generated here count here)."""
         self.grace_seconds = grace_seconds
         self.ttl_seconds = ttl_seconds
-        self._live: dict[str, Generation] = {}
+        self._live: dict[str, Generation | FinishedReply] = {}
         self._followers: dict[str, int] = {}
         self._grace_timers: dict[str, asyncio.TimerHandle] = {}
         # Request ids are per owner (issue 11): (owner, clientRequestId) -> reply id.
@@ -60,7 +61,7 @@ class Hub:
 
     @property
     def running(self) -> list[Generation]:
-        return [g for g in self._live.values() if not g.done]
+        return [g for g in self._live.values() if isinstance(g, Generation) and not g.done]
 
     def add(self, generation: Generation, client_request_id: str | None = None) -> None:
         self._live[generation.id] = generation
@@ -80,10 +81,10 @@ class Hub:
         with self._awaited.waiting(reply_id) as waiter:
             yield waiter
 
-    def get(self, reply_id: str) -> Generation | None:
+    def get(self, reply_id: str) -> Generation | FinishedReply | None:
         return self._live.get(reply_id)
 
-    def get_by_request(self, owner: str | None, client_request_id: str) -> Generation | None:
+    def get_by_request(self, owner: str | None, client_request_id: str) -> Generation | FinishedReply | None:
         reply_id = self._by_request.get((owner, client_request_id))
         return self._live.get(reply_id) if reply_id else None
 
@@ -153,6 +154,8 @@ class Hub:
         timer = self._grace_timers.pop(generation.id, None)
         if timer is not None:
             timer.cancel()
+        if generation.outcome is not None and self._live.get(generation.id) is generation:
+            self._live[generation.id] = FinishedReply(generation)
         loop = asyncio.get_running_loop()
         self._expiring.append((loop.time() + self.ttl_seconds, generation.id, request_key))
         if self._expiry_timer is None:
@@ -183,8 +186,8 @@ class Hub:
             await asyncio.wait([asyncio.ensure_future(g.wait()) for g in running], timeout=deadline_seconds)
         for generation in self.running:
             generation.interrupt()
-        for generation in list(self._live.values()):
-            await generation.wait()
+        for reply in list(self._live.values()):
+            await reply.wait()
         for timer in self._grace_timers.values():
             timer.cancel()
         if self._expiry_timer is not None:
