@@ -96,7 +96,7 @@ def configs(
     if args.quick:
         relay = RelayConfig(concurrency=[1, 100, 500], chat_concurrency=[1, 100], tokens=60, probe=10)
         embedded = EmbeddedConfig(runs=1, max_output_tokens=100)
-        resume = ResumeConfig(repeats=5, memory_replies=10)
+        resume = ResumeConfig(repeats=5, memory_replies=10, held_replies=50)
         profile = ProfileConfig(streams=300, duration=5)
         replicas = ReplicasConfig(streams=[50])
         soak = SoakConfig(streams=200, duration=60, ttl=20, window=10)

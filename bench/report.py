@@ -571,6 +571,13 @@ def print_report(results: dict[str, Any], console: Console | None = None) -> Non
                 f"  memory held by a finished reply's log (tracemalloc, {m['replies']} logs of {m['events_per_reply']}"
                 f" events): {m['kb_per_reply']:.1f} KB per reply, {m['bytes_per_event']:.0f} bytes per event"
             )
+            held = resume.get("held")
+            if held:
+                console.print(
+                    f"  a finished reply held by the server ({held['replies']} replies of {held['tokens']} tokens,"
+                    f" in-process): {held['bytes_per_reply']:.0f} bytes, {held['beyond_text_bytes']:.0f} of them beyond"
+                    f" its text; {held['tracked_objects_per_reply']:.1f} objects tracked by the cyclic collector"
+                )
     replicas = results.get("replicas")
     if replicas:
         _print_replicas(replicas, console)

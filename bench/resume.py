@@ -28,6 +28,8 @@ class ResumeConfig:
     events: int = 2000
     repeats: int = 20
     memory_replies: int = 50
+    held_replies: int = 300
+    held_tokens: int = 150
 
 
 async def _http(server: Server, cfg: ResumeConfig) -> dict[str, Any]:
@@ -113,10 +115,78 @@ def _memory(cfg: ResumeConfig) -> dict[str, Any]:
     }
 
 
+def _held(fake: Server, cfg: ResumeConfig) -> dict[str, Any]:
+    """What the server keeps of each finished reply while the event-log TTL keeps it resumable: rillchat in
+    this process (in a thread, as ``rillchat chat --embedded`` runs it), replies from the fake one after
+    another, then the memory (tracemalloc) and the objects the cyclic collector tracks that stayed, per reply,
+    beyond the reply's text itself."""
+    import os
+    import sys
+    import tempfile
+
+    from rillchat.api.app import create_app
+    from rillchat.api.threaded import serve_in_thread
+    from rillchat.config import Settings
+
+    scratch = tempfile.TemporaryDirectory(prefix="rillchat-held-")
+    env = {**relay_env(fake), "RILLCHAT_DATABASE_URL": f"sqlite+aiosqlite:///{scratch.name}/rillchat.db"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        settings = Settings(local_model_preload=False, event_log_ttl_seconds=3600)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    body = {"userInput": f"[[fake tokens={cfg.held_tokens} rate=0]] go", "model": "fake-responses"}
+
+    async def replies(port: int, count: int) -> int:
+        text = 0
+        for _ in range(count):
+            got = await fetch(port, build_request(port, "/api/chat/stream", body, {}))
+            if got.status != 200 or not got.complete:
+                raise RuntimeError(f"a reply failed: {got.status}")
+            text += len(got.body)
+        return text
+
+    with serve_in_thread(create_app(settings), name="rillchat-held") as url:
+        port = int(url.rsplit(":", 1)[1])
+        asyncio.run(replies(port, 20))  # warm: pools, caches, first-use imports
+        gc.collect()
+        objects = len(gc.get_objects())
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            text = asyncio.run(replies(port, cfg.held_replies))
+            gc.collect()
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        tracked = len(gc.get_objects()) - objects
+    scratch.cleanup()
+    per_reply = held / cfg.held_replies
+    text_per_reply = text / cfg.held_replies + sys.getsizeof("")  # an ASCII str: its characters and a header
+    return {
+        "replies": cfg.held_replies,
+        "tokens": cfg.held_tokens,
+        "bytes_per_reply": per_reply,
+        "text_bytes_per_reply": text_per_reply,
+        "beyond_text_bytes": per_reply - text_per_reply,
+        "tracked_objects_per_reply": tracked / cfg.held_replies,
+    }
+
+
 def run_resume(procs: Processes, fake: Server, cfg: ResumeConfig) -> dict[str, Any]:
     server = start_rillchat(procs, env=relay_env(fake), name="rillchat-resume")
     try:
         http = asyncio.run(_http(server, cfg))
     finally:
         procs.stop(server.popen)
-    return {"config": {"events": cfg.events, "repeats": cfg.repeats}, "http": http, "memory": _memory(cfg)}
+    return {
+        "config": {"events": cfg.events, "repeats": cfg.repeats},
+        "http": http,
+        "memory": _memory(cfg),
+        "held": _held(fake, cfg),
+    }
