@@ -4,6 +4,7 @@ pexpect for the interactive chat, pipes for the plain mode; a real rillchat with
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +40,9 @@ def spawn(server: str, env: dict[str, str], *args: str) -> pexpect.spawn:
         dimensions=(40, 120),
         encoding="utf-8",
         timeout=60,  # a bound on each wait, generous for a loaded machine: expect() returns as soon as it matches
+        # As from a terminal's shell. A test run started in the background by a shell without job control
+        # ignores SIGINT, and so would the chat (Python keeps an inherited SIG_IGN): Ctrl+C did nothing.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     child.expect_exact(PROMPT)
     return child
