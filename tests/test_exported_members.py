@@ -48,5 +48,6 @@ def test_the_top_level_surface():
         "logs",
         "extras",
         "server",
+        "background",
     }
     assert public <= set(rillchat.__all__), public - set(rillchat.__all__)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from rillchat.background import BackgroundTask
 from rillchat.storage.repository import Checkpoint
 from rillchat.streams.hub import Hub
 
@@ -22,28 +23,24 @@ __all__ = ["Checkpointer"]
 logger = logging.getLogger("rillchat.checkpoint")
 
 
-class Checkpointer:
+class Checkpointer(BackgroundTask):
+    name = "checkpointer"
+
     def __init__(
         self, hub: Hub, write: Callable[[Sequence[Checkpoint]], Awaitable[None]], *, interval_seconds: float
     ) -> None:
+        super().__init__()
         self.hub = hub
         self.write = write
         self.interval = interval_seconds
         self._written: dict[str, int] = {}  # reply id -> pieces in its last checkpoint, running replies only
-        self._task: asyncio.Task[None] | None = None
         self.ticks_written = 0
         """Transactions written so far (ticks with at least one changed reply)."""
         self.rows_written = 0
 
     def start(self) -> None:
-        if self.interval > 0 and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="checkpointer")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        if self.interval > 0:  # 0: checkpoints are off
+            super().start()
 
     async def _run(self) -> None:
         while True:
