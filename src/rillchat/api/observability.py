@@ -98,7 +98,6 @@ class Metrics:
 
     def reply_started(self, generation: Generation) -> None:
         self.started.labels(generation.start_event.model).inc()
-        # Taken now: a finished generation lets go of its request.
         user_input = generation.request.messages[-1].content if self.log_content and generation.request.messages else ""
         task = generation.task
         if task is not None:

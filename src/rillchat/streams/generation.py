@@ -90,7 +90,6 @@ class Generation:
         self.outcome: Outcome | None = None
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._parts: list[str] = []
-        self._deltas = 0
         self._thoughts: list[str] = []
         self._cancel_status: ReplyStatus | None = None
         self._cancel_reason = FinishReason.CANCELLED
@@ -103,7 +102,7 @@ class Generation:
 
     @property
     def delta_count(self) -> int:
-        return self._deltas if self.outcome is not None else len(self._parts)
+        return len(self._parts)
 
     @property
     def progress(self) -> int:
@@ -298,22 +297,18 @@ class Generation:
         self._release()
 
     def _release(self) -> None:
-        """A finished reply stays readable for a while (resume, idempotent retries): it keeps its outcome
-        and its compacted log, and lets go of the rest -- one str per token (answer and reasoning), the
-        request's history."""
+        """The hub keeps a finished reply's outcome and compacted log for the TTL (``FinishedReply``) and
+        drops this generation, so the outcome's texts are made the log's own: one copy of each is held."""
         assert self.outcome is not None
         text_of = getattr(self.log, "text_of", None)
-        joined = text_of(Delta) if text_of is not None else None
+        if text_of is None:
+            return
+        joined = text_of(Delta)
         if joined is not None and joined == self.outcome.text:
-            self.outcome.text = joined  # one copy of the text, shared with the log
-        self._deltas = len(self._parts)
-        self._parts = [self.outcome.text] if self.outcome.text else []
-        thoughts = text_of(Reasoning) if text_of is not None else None
+            self.outcome.text = joined
+        thoughts = text_of(Reasoning)
         if thoughts is not None and thoughts == self.outcome.reasoning:
             self.outcome.reasoning = thoughts
-        self._thoughts = [self.outcome.reasoning] if self.outcome.reasoning else []
-        self.request = GenerationRequest(self.request.model, [])
-        self._timers.clear()
 
     def _estimated_usage(self) -> Usage | None:
         """When the provider could not report usage (cut off), count what we received."""
