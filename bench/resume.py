@@ -123,6 +123,7 @@ def _held(fake: Server, cfg: ResumeConfig) -> dict[str, Any]:
     import os
     import sys
     import tempfile
+    from unittest import mock
 
     from rillchat.api.app import create_app
     from rillchat.api.threaded import serve_in_thread
@@ -130,16 +131,8 @@ def _held(fake: Server, cfg: ResumeConfig) -> dict[str, Any]:
 
     scratch = tempfile.TemporaryDirectory(prefix="rillchat-held-")
     env = {**relay_env(fake), "RILLCHAT_DATABASE_URL": f"sqlite+aiosqlite:///{scratch.name}/rillchat.db"}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    try:
+    with mock.patch.dict(os.environ, env):  # read as the server process would read them
         settings = Settings(local_model_preload=False, event_log_ttl_seconds=3600)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     body = {"userInput": f"[[fake tokens={cfg.held_tokens} rate=0]] go", "model": "fake-responses"}
 
     async def replies(port: int, count: int) -> int:
