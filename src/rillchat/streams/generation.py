@@ -260,13 +260,6 @@ class Generation:
         unlogged_error: ErrorEvent | None,
         open_error: RillchatError | None,
     ) -> None:
-        if not self.opened.done():
-            if open_error is not None:
-                self.opened.set_exception(open_error)
-                # Readers that never attached must not leave "exception never retrieved" behind.
-                self.opened.exception()
-            else:
-                self.opened.set_result(None)
         if unlogged_error is not None:
             await self.log.append(unlogged_error)
         if self.timing.first_reasoning is not None and self.timing.reasoning_done is None:
@@ -284,13 +277,20 @@ class Generation:
             self.reasoning,
             finish.reasoning_seconds,
         )
-        # Stored before the terminal event goes out: a client that has seen ``finish`` finds the
-        # message final and may send its next turn at once.
+        # Stored before the terminal event goes out (``finish``, or the error answer of a reply that never
+        # opened): a client that has seen it finds the message final and may send its next turn at once.
         if self.on_finish is not None:
             try:
                 await self.on_finish(self, self.outcome)
             except Exception:
                 logger.exception("storing the outcome of reply %s failed", self.id)
+        if not self.opened.done():
+            if open_error is not None:
+                self.opened.set_exception(open_error)
+                # Readers that never attached must not leave "exception never retrieved" behind.
+                self.opened.exception()
+            else:
+                self.opened.set_result(None)
         await self.log.append(finish)
         self.timing.finished = time.monotonic()
         await self.log.close()
